@@ -1,0 +1,43 @@
+#ifndef KMODGUARD_CSYSTEM_H
+#define KMODGUARD_CSYSTEM_H
+
+/* The one C seam of kmodguard: the libc headers both programs use (the Embedded guard cannot
+ * import Glibc), plus wrappers for what Swift cannot call directly (variadic open, the errno
+ * macro) and the process arguments captured by a constructor (Embedded Swift has no
+ * CommandLine). */
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+int kg_argc(void);
+const char *kg_argv(int index);
+
+int kg_errno(void);
+void kg_set_errno(int value);
+
+int kg_open(const char *path, int flags, unsigned int mode);
+int kg_openat(int dirfd, const char *path, int flags, unsigned int mode);
+
+/* Monotonic clock in milliseconds. */
+int64_t kg_monotonic_ms(void);
+void kg_sleep_ms(int milliseconds);
+
+/* d_type of a dirent without exposing the struct layout. */
+const char *kg_dirent_name(const struct dirent *entry);
+
+#endif

@@ -1,0 +1,18 @@
+/// A failed system call: which operation, on which path, with errno and its text.
+public struct SystemError: Error, Equatable, Sendable, CustomStringConvertible {
+    public let operation: String
+    public let path: String
+    public let errno: Int32
+    public let message: String
+
+    public init(operation: String, path: String, errno: Int32, message: String) {
+        self.operation = operation
+        self.path = path
+        self.errno = errno
+        self.message = message
+    }
+
+    public var description: String { operation + " " + path + ": " + message + " (errno " + String(errno) + ")" }
+
+    public static let ENOENT: Int32 = 2
+}

@@ -1,0 +1,37 @@
+import CSystem
+public import KmodguardCore
+
+/// The libc seam for the kernel's identity, mounts and rebooting.
+public enum Power {
+    /// `uname -r`.
+    public static func runningKernel() -> String? {
+        var names = utsname()
+        guard uname(&names) == 0 else { return nil }
+        return withUnsafeBytes(of: &names.release) { raw in
+            let bytes = raw.bindMemory(to: UInt8.self)
+            let length = bytes.firstIndex(of: 0) ?? bytes.count
+            return String(decoding: bytes[0..<length], as: UTF8.self)
+        }
+    }
+
+    /// Flushes every filesystem and restarts the machine; returns only on failure.
+    public static func reboot() -> SystemError {
+        sync()
+        _ = CSystem.reboot(RB_AUTOBOOT)
+        return Files.lastError("reboot", "")
+    }
+
+    public static func mount(_ device: String, at mountPoint: String, type: String) -> SystemError? {
+        guard CSystem.mount(device, mountPoint, type, 0, nil) == 0 else { return Files.lastError("mount " + device, mountPoint) }
+        return nil
+    }
+
+    public static func unmount(_ mountPoint: String) -> SystemError? {
+        sync()
+        guard umount(mountPoint) == 0 else { return Files.lastError("umount", mountPoint) }
+        return nil
+    }
+
+    public static func monotonicMilliseconds() -> Int64 { kg_monotonic_ms() }
+    public static func sleep(milliseconds: Int) { kg_sleep_ms(Int32(milliseconds)) }
+}
