@@ -218,6 +218,7 @@ generate() {
         die "update-grub failed for $name"
     fi
     cp "$root/boot/grub/grub.cfg" "$out/$name.cfg"
+    chmod 0644 "$out/$name.cfg" # grub-mkconfig leaves grub.cfg 0600
     derive_expected "$out/$name.cfg" >"$out/$name.expected"
     printf '%s: %s entries\n' "$name" "$(wc -l <"$out/$name.expected")"
     sed 's/^/    /' "$work/$name.log"

@@ -1,0 +1,25 @@
+import ArgumentParser
+import KmodguardCore
+import KmodguardSystem
+
+/// A command failure with what to do about it; printed by ArgumentParser as `Error: …`.
+enum CommandError: Error, CustomStringConvertible {
+    case grubenv(GrubEnvFileError)
+    case grubenvChange(path: String, GrubEnvError)
+    case system(SystemError)
+    case unknownKernel(String, grubConfig: String, known: [KernelRelease])
+    case invalidKernelRelease(String)
+
+    var description: String {
+        switch self {
+        case .grubenv(let error): return error.description
+        case .grubenvChange(let path, let error): return path + ": " + error.description + "; nothing changed"
+        case .system(let error): return error.description
+        case .unknownKernel(let kernel, let grubConfig, let known):
+            let list = known.isEmpty ? "none" : known.map { $0.string }.joined(separator: ", ")
+            return "no GRUB menu entry boots kernel " + kernel + " in " + grubConfig + " (kernels found: " + list
+                + "); run update-grub if it was installed recently"
+        case .invalidKernelRelease(let text): return "'" + text + "' is not a kernel release"
+        }
+    }
+}
