@@ -115,12 +115,10 @@ public struct GrubEnvBlock: Equatable, Sendable {
                 guard p + len < space else { throw .malformed }
                 guard pend - space >= vl - len else { throw .noSpace(name: name) }
                 if vl < len {
-                    // Shift the rest backward and pad the freed tail, as memmove + memset would.
+                    // Shift the rest backward and pad the freed tail (what Debian's grub-editenv 2.06 leaves).
                     let tail = Array(buffer[(p + len)..<pend])
                     buffer.replaceSubrange((p + vl)..<(p + vl + tail.count), with: tail)
-                    for index in (space + len - vl)..<(space + len - vl + (len - vl)) where index < pend {
-                        buffer[index] = UInt8(ascii: "#")
-                    }
+                    for index in (pend - (len - vl))..<pend { buffer[index] = UInt8(ascii: "#") }
                 } else if vl > len {
                     let moved = Array(buffer[(p + len)..<(p + len + (pend - (p + vl)))])
                     buffer.replaceSubrange((p + vl)..<pend, with: moved)

@@ -76,7 +76,11 @@ public struct GrubMenu: Equatable, Sendable {
     /// there is one, else a top-level entry for it.
     public func entry(for kernel: KernelRelease) -> GrubMenuEntry? {
         let candidates = entries.filter { $0.kernel == kernel && !$0.isRecovery }
-        return candidates.first(where: { !$0.submenus.isEmpty }) ?? candidates.first
+        // The kernel's own entry (its id names the release) rather than the "simple" top entry,
+        // which boots whatever kernel is newest when grub.cfg is next regenerated.
+        let specific = candidates.filter { $0.id?.utf8.contains(subsequence: Array(kernel.string.utf8)) ?? false }
+        return specific.first(where: { !$0.submenus.isEmpty }) ?? specific.first
+            ?? candidates.first(where: { !$0.submenus.isEmpty }) ?? candidates.first
     }
 
     /// Kernels with a normal entry, newest first.
