@@ -15,7 +15,7 @@
 # partx, unshare, mount), tar; network access to the Debian mirrors of the host's apt sources.
 #   apt-get install mmdebstrap fdisk e2fsprogs
 #
-# How it works (about a minute; nothing outside a temporary directory is changed, the host's
+# How it works (about 25 s; nothing outside a temporary directory is changed, the host's
 # mounts are not touched):
 #   1. mmdebstrap (which downloads through apt, from the host's own apt sources) makes a
 #      minbase bookworm rootfs with grub-pc installed: the same packages, /etc/default/grub
@@ -32,11 +32,14 @@
 #      "loopback" commands a real machine never has). The rootfs is unpacked onto partition 1,
 #      which is mounted from /dev/sda1 (or /dev/vda1) with /dev, /proc and /sys inside it.
 #      udev is installed in the rootfs because grub-probe runs `udevadm info` to find a
-#      partition's start; udevd itself does not run.
-#   4. For each fixture: dummy (empty) kernel files go into /boot (10_linux only looks at names),
-#      the fixture's settings go into /etc/default/grub.d/kmodguard-fixture.cfg (grub-mkconfig
-#      sources /etc/default/grub.d/*.cfg after /etc/default/grub), and
-#      `chroot ROOT update-grub` writes /boot/grub/grub.cfg, which is copied here as NAME.cfg.
+#      partition's start; udevd itself does not run. For the sdX disk a small tmpfs over the
+#      chroot's /sys/block adds the /sys/block/sda -> .../device/vendor ("ATA") that grub-probe
+#      reads to compute the search hints (see sata_sysfs below).
+#   4. For each fixture: empty vmlinuz-, initrd.img-, config- and System.map-KVER files go into
+#      /boot (10_linux only looks at the names), the fixture's settings go into
+#      /etc/default/grub.d/kmodguard-fixture.cfg (grub-mkconfig sources
+#      /etc/default/grub.d/*.cfg after /etc/default/grub), and `chroot ROOT update-grub`
+#      writes /boot/grub/grub.cfg, which is copied here as NAME.cfg.
 #   5. NAME.expected is derived from NAME.cfg with the awk program below: one line
 #      "KVER<TAB>ID_PATH" per non-recovery, kernel-specific menu entry, in file order, where
 #      ID_PATH is "submenu_id>entry_id" inside a submenu and just "entry_id" at top level - the
@@ -114,7 +117,7 @@ inside_namespace() {
     umount "$work/bootfs"
     umount "$root"
 
-    # A SATA/SAS/SCSI disk (and a HighPoint array, which shows up as one): grub-probe guesses
+    # A SATA/SAS/SCSI disk (or a RAID volume presented as a SCSI disk): grub-probe guesses
     # BIOS drive hd0 from the name sdX, so every entry gets "set root='hd0,gpt1'" and a
     # feature_platform_search_hint branch with --hint-bios/--hint-efi/--hint-baremetal.
     mount_root sda
@@ -255,12 +258,14 @@ trap 'exit 1' INT TERM HUP
 
 rootfs_tar=${KMODGUARD_GRUB_ROOTFS_TAR:-$work/rootfs.tar}
 if [ ! -s "$rootfs_tar" ]; then
+    # The host's own apt sources (same mirror, same snapshot) when they carry $SUITE.
     sources=
-    if [ -f /etc/apt/sources.list.d/debian.sources ]; then
-        sources=/etc/apt/sources.list.d/debian.sources
-    elif [ -f /etc/apt/sources.list ]; then
-        sources=/etc/apt/sources.list
-    fi
+    for candidate in /etc/apt/sources.list.d/debian.sources /etc/apt/sources.list; do
+        if [ -f "$candidate" ] && grep -qw "$SUITE" "$candidate"; then
+            sources=$candidate
+            break
+        fi
+    done
     # $sources is deliberately unquoted: empty means "mmdebstrap's default mirror".
     # shellcheck disable=SC2086
     mmdebstrap --quiet --mode=root --variant=minbase --include=grub-pc,udev --format=tar \
