@@ -1,3 +1,4 @@
+import Foundation
 import KmodguardCore
 import Testing
 
@@ -119,5 +120,14 @@ struct SplitMix64: RandomNumberGenerator {
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
+    }
+}
+
+@Suite struct ShippedConfigTests {
+    @Test func exampleConfigParses() throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("etc/kmodguard.conf")
+        let config = try GuardConfig.parse(Array(try Data(contentsOf: url)), file: url.path)
+        #expect(config == GuardConfig())
     }
 }
