@@ -63,6 +63,15 @@ public struct EarlyGuard<Platform: GuardPlatform> {
         }
     }
 
+    /// `--check`: the modules only, no devices, no fallback.
+    public mutating func checkModules(config: GuardConfig) -> GuardOutcome {
+        var copy = config
+        copy.waitFor = []
+        guard let failure = check(copy) else { return .passed }
+        platform.log(.error, "kernel " + kernel.string + ": " + failure)
+        return .fallbackScheduled(kernel)
+    }
+
     /// Runs the whole check and, on failure, the fallback.
     public mutating func run(config: GuardConfig) -> GuardOutcome {
         if config.modules.isEmpty && config.waitFor.isEmpty {

@@ -9,6 +9,8 @@ public struct GuardArguments: Equatable, Sendable {
     public var dryRun = false
     public var noWrite = false
     public var noReboot = false
+    /// Only check that the modules resolve for KVER (no devices, no fallback): for install hooks.
+    public var checkOnly = false
     public var log: LogTarget = .auto
     public var help = false
     public var version = false
@@ -50,12 +52,17 @@ public struct GuardArguments: Equatable, Sendable {
                 let text = try takeValue()
                 guard let target = LogTarget(rawValue: text) else { throw UsageError("--log: expected auto, kmsg or stderr") }
                 result.log = target
-            case "--dry-run", "--no-write", "--no-reboot", "--help", "-h", "--version":
+            case "--dry-run", "--no-write", "--no-reboot", "--check", "--help", "-h", "--version":
                 guard inlineValue == nil else { throw UsageError("option " + argument + " takes no value") }
                 switch argument {
                 case "--dry-run": result.dryRun = true
                 case "--no-write": result.noWrite = true
                 case "--no-reboot": result.noReboot = true
+                case "--check":
+                    result.checkOnly = true
+                    result.dryRun = true
+                    result.noWrite = true
+                    result.noReboot = true
                 case "--version": result.version = true
                 default: result.help = true
                 }
@@ -70,6 +77,7 @@ public struct GuardArguments: Equatable, Sendable {
     public static let helpText = """
     Usage: kmodguard-early [--root DIR] [--kernel KVER] [--config FILE]
                            [--dry-run] [--no-write] [--no-reboot] [--log auto|kmsg|stderr]
+           kmodguard-early [--root DIR] --check --kernel KVER [--config FILE]
 
     Runs inside the initramfs before anything waits for the root device. Loads the modules in
     MODULES of kmodguard.conf for the running kernel and waits for the WAIT_FOR devices. If that
@@ -83,6 +91,8 @@ public struct GuardArguments: Equatable, Sendable {
       --dry-run       insert nothing: resolve modules and check vermagic against KVER
       --no-write      change no file (the decision and its log lines stay the same)
       --no-reboot     never reboot
+      --check         only check that MODULES resolve and match KVER (implies --dry-run,
+                      --no-write, --no-reboot; no devices, no fallback): exit 0 or 1
       --log TARGET    kmsg, stderr, or auto (kmsg when ROOT is / and /dev/kmsg opens)
       -h, --help      show this help
       --version       show the version

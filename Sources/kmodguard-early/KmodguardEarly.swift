@@ -48,6 +48,7 @@ struct KmodguardEarly {
         var guardRun = EarlyGuard(platform: LiveGuardPlatform(root: root, logger: logger), root: root, kernel: kernel,
                                   dryRun: options.dryRun, noWrite: options.noWrite, noReboot: options.noReboot)
         guard let config = guardRun.loadConfig(path: options.config ?? root.config) else { return 4 }
+        if options.checkOnly { return guardRun.checkModules(config: config) == .passed ? 0 : 1 }
         return guardRun.run(config: config).exitCode
     }
 

@@ -213,3 +213,22 @@ import Testing
         #expect(guardRun.loadConfig(path: "/fx/missing.conf") == nil)
     }
 }
+
+@Suite struct GuardArgumentsTests {
+    @Test func parsesEveryOption() throws {
+        let options = try GuardArguments.parse(["--root", "/r", "--kernel=6.1.0-1-amd64", "--config", "/c", "--dry-run", "--no-write",
+                                                "--no-reboot", "--log", "stderr"])
+        #expect(options.root == "/r" && options.kernel == "6.1.0-1-amd64" && options.config == "/c")
+        #expect(options.dryRun && options.noWrite && options.noReboot && options.log == .stderr && !options.checkOnly)
+    }
+
+    @Test func checkImpliesNoSideEffects() throws {
+        let options = try GuardArguments.parse(["--check", "--kernel", "6.1.0-1-amd64"])
+        #expect(options.checkOnly && options.dryRun && options.noWrite && options.noReboot)
+    }
+
+    @Test(arguments: [["--root"], ["--kernel", "../x"], ["--log", "syslog"], ["--dry-run=yes"], ["extra"], ["--root="]])
+    func refusesBadArguments(_ arguments: [String]) {
+        #expect(throws: UsageError.self) { try GuardArguments.parse(arguments) }
+    }
+}
