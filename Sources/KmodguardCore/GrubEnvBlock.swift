@@ -53,14 +53,7 @@ public struct GrubEnvBlock: Equatable, Sendable {
                 let nameEnd = p
                 p += 1
                 let valueStart = p
-                while p < end {
-                    if bytes[p] == UInt8(ascii: "\\") {
-                        p += 1
-                    } else if bytes[p] == UInt8(ascii: "\n") {
-                        break
-                    }
-                    p += 1
-                }
+                p = nextLine(p) - 1
                 if p >= end { return result }
                 var value: [UInt8] = []
                 var q = valueStart
@@ -150,17 +143,8 @@ public struct GrubEnvBlock: Equatable, Sendable {
         var p = GrubEnvBlock.header.count
         while p + nl + 1 < pend {
             if matchesName(bytes, at: p, nameBytes) {
-                var q = p + nl + 1
-                while q < pend {
-                    if bytes[q] == UInt8(ascii: "\\") {
-                        q += 1
-                    } else if bytes[q] == UInt8(ascii: "\n") {
-                        break
-                    }
-                    q += 1
-                }
-                if q >= pend { return }
-                q += 1
+                let q = nextLine(p + nl + 1)
+                if q > pend { return }
                 let removed = q - p
                 let tail = Array(bytes[q..<pend])
                 bytes.replaceSubrange(p..<(p + tail.count), with: tail)
