@@ -56,6 +56,7 @@ if embedded {
                 .linkedLibrary("swiftUnicodeDataTables"),
                 .linkedLibrary("zstd"),
                 .linkedLibrary("lzma"),
+                .linkedLibrary("m"),
             ]
         )
     )
@@ -65,10 +66,17 @@ if embedded {
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ]
     targets += [
+        // Pure post-boot logic (dkms.conf, build exclusions, compiler logs, planning): no
+        // Foundation, but kept out of Core so none of it is linked into the initramfs guard.
+        .target(
+            name: "KmodguardCompletion",
+            dependencies: ["KmodguardCore"],
+            swiftSettings: strictSwift
+        ),
         .executableTarget(
             name: "kmodguard",
             dependencies: [
-                "KmodguardCore", "KmodguardSystem",
+                "KmodguardCore", "KmodguardSystem", "KmodguardCompletion",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSwift
@@ -76,6 +84,11 @@ if embedded {
         .testTarget(
             name: "KmodguardCoreTests",
             dependencies: ["KmodguardCore"],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "KmodguardCompletionTests",
+            dependencies: ["KmodguardCompletion"],
             swiftSettings: strictSwift
         ),
         .testTarget(

@@ -122,14 +122,14 @@ public struct GuardConfig: Equatable, Sendable {
         let value = assignment.value
         switch assignment.key {
         case "MODULES":
-            let names = words(value)
+            let names = splitWords(value)
             for name in names where !isModuleName(name) {
                 return "'" + name + "' is not a module name (letters, digits, _ and -)"
             }
             modules = names
         case "WAIT_FOR":
             var tags: [DeviceTag] = []
-            for word in words(value) {
+            for word in splitWords(value) {
                 guard let tag = DeviceTag(word) else {
                     return "'" + word + "' is not a device tag (" + DeviceTag.names.joined(separator: "=…, ") + "=…)"
                 }
@@ -173,7 +173,8 @@ public struct GuardConfig: Equatable, Sendable {
     }
 }
 
-func words(_ text: String) -> [String] {
+/// `text` split at blanks and tabs.
+public func splitWords(_ text: String) -> [String] {
     text.utf8.split(whereSeparator: { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") })
         .map { String(decoding: $0, as: UTF8.self) }
 }

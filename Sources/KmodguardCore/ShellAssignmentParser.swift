@@ -103,7 +103,8 @@ public enum ShellAssignmentParser {
         return .assignment(key, text)
     }
 
-    static func splitLines(_ bytes: [UInt8]) -> [ArraySlice<UInt8>] {
+    /// Lines without their newline; a last line without one is kept.
+    public static func splitLines(_ bytes: [UInt8]) -> [ArraySlice<UInt8>] {
         var lines: [ArraySlice<UInt8>] = []
         var start = bytes.startIndex
         for index in bytes.indices where bytes[index] == UInt8(ascii: "\n") {

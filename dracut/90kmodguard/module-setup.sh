@@ -1,0 +1,129 @@
+#!/bin/bash
+# dracut module "kmodguard": puts kmodguard-early, its configuration, the guarded kernel modules
+# and the filesystem modules for /boot into the image, and runs the guard from a pre-trigger hook,
+# i.e. before anything waits for the root device (docs/initramfs.md).
+#
+# Sourced by dracut (bash); check/depends/installkernel/install are its entry points. Helpers are
+# prefixed kmodguard_ and keep their variables local: this file shares dracut's namespace.
+
+kmodguard_early=/usr/sbin/kmodguard-early
+kmodguard_conf=/etc/kmodguard/kmodguard.conf
+
+# kmodguard_validate: true when kmodguard.conf exists and the guard itself accepts it (the guard's
+# parser refuses anything a shell would expand, which makes sourcing it below safe). Reasons go
+# to dracut's log.
+kmodguard_validate() {
+    local _sysroot=${dracutsysrootdir:-/} _out _rc=0
+    if [[ ! -f $dracutsysrootdir$kmodguard_conf ]]; then
+        dwarn "kmodguard: $kmodguard_conf is missing: not adding the guard (run scripts/install)"
+        return 1
+    fi
+    _out=$("$dracutsysrootdir$kmodguard_early" --root "$_sysroot" --check --kernel "${kernel:?}" \
+        --config "$dracutsysrootdir$kmodguard_conf" --log stderr 2>&1) || _rc=$?
+    if ((_rc == 4 || _rc == 64)); then
+        dwarn "kmodguard: $kmodguard_conf is not usable (kmodguard-early exit $_rc): not adding the guard"
+        [[ $_out ]] && printf '%s\n' "$_out" | while IFS= read -r _line; do dwarn "  $_line"; done
+        return 1
+    fi
+    return 0
+}
+
+# kmodguard_conf_value KEY: the value of KEY in kmodguard.conf (a subshell sources it, so nothing
+# leaks into dracut). Call kmodguard_validate first.
+kmodguard_conf_value() {
+    (
+        unset MODULES WAIT_FOR
+        # shellcheck disable=SC1090 # the admin's file, validated by kmodguard-early
+        . "$dracutsysrootdir$kmodguard_conf" > /dev/null 2>&1 || exit 0
+        case $1 in
+            MODULES) printf '%s\n' "${MODULES-}" ;;
+            WAIT_FOR) printf '%s\n' "${WAIT_FOR-}" ;;
+        esac
+    )
+}
+
+# kmodguard_verified_kernels: the kernels under /lib/modules whose tree holds every guarded module
+# built for them, one per line (`kmodguard-early --check`). Inside the initramfs other kernels'
+# trees are invisible; the guard uses this list to choose a fallback kernel.
+kmodguard_verified_kernels() {
+    local _dir _k _sysroot=${dracutsysrootdir:-/}
+    for _dir in "$dracutsysrootdir"/lib/modules/*/; do
+        _k=${_dir%/}
+        _k=${_k##*/}
+        [[ -f $_dir/modules.dep ]] || continue
+        if "$dracutsysrootdir$kmodguard_early" --root "$_sysroot" --check --kernel "$_k" \
+            --config "$dracutsysrootdir$kmodguard_conf" --log stderr > /dev/null 2>&1; then
+            printf '%s\n' "$_k"
+        fi
+    done
+}
+
+# called by dracut
+check() {
+    local _modules _wait_for
+    # Without the binary there is nothing to run.
+    require_binaries "$kmodguard_early" || return 1
+    # A missing or unreadable configuration would only make the guard log and exit 4.
+    kmodguard_validate || return 1
+    _modules=$(kmodguard_conf_value MODULES)
+    _wait_for=$(kmodguard_conf_value WAIT_FOR)
+    # Installed but not configured: nothing to guard. Include only when asked (--add kmodguard),
+    # e.g. to try the plumbing. The same in hostonly and generic images: the configuration, not
+    # the host's hardware, says which driver the root device needs.
+    [[ -z ${_modules//[[:space:]]/} && -z ${_wait_for//[[:space:]]/} ]] && return 255
+    return 0
+}
+
+# called by dracut
+depends() {
+    # Only "base" (dracut-lib.sh for the hook), which every image has.
+    return 0
+}
+
+# called by dracut
+installkernel() {
+    local _m _modules
+    _modules=$(kmodguard_conf_value MODULES)
+    # hostonly='': the guarded driver must be in the image even when it is not loaded on the
+    # build host (a new kernel, a generic image, a driver that was just rebuilt into updates/).
+    for _m in $_modules; do
+        hostonly='' instmods -c -s "$_m" \
+            || dwarn "kmodguard: module '$_m' not found for kernel $kernel: not in this image"
+    done
+    # To mount the filesystem holding grubenv (BOOT_DEVICE): ext4, or vfat for an ESP.
+    hostonly='' instmods ext4 vfat nls_cp437 nls_ascii
+    return 0
+}
+
+# called by dracut
+install() {
+    local _list _out _line
+    inst_binary "$kmodguard_early"
+    inst_simple "$kmodguard_conf"
+
+    # Generated now, for the kernels installed at image-build time.
+    _list=$(mktemp "${DRACUT_TMPDIR:-${TMPDIR:-/tmp}}/kmodguard-verified.XXXXXX") || return 1
+    kmodguard_verified_kernels > "$_list"
+    inst_simple "$_list" /etc/kmodguard/verified-kernels
+    if [[ -w $dracutsysrootdir/etc/kmodguard ]] \
+        && ! cmp -s "$_list" "$dracutsysrootdir/etc/kmodguard/verified-kernels"; then
+        # Keep the host's copy (read by `kmodguard status`) in step; best effort.
+        cp "$_list" "$dracutsysrootdir/etc/kmodguard/verified-kernels.new" \
+            && chmod 0644 "$dracutsysrootdir/etc/kmodguard/verified-kernels.new" \
+            && mv -f "$dracutsysrootdir/etc/kmodguard/verified-kernels.new" \
+                "$dracutsysrootdir/etc/kmodguard/verified-kernels"
+    fi
+    if ! grep -qxF -- "$kernel" "$_list"; then
+        # Say why now rather than at boot; the image is still built (the guard will fall back).
+        _out=$("$dracutsysrootdir$kmodguard_early" --root "${dracutsysrootdir:-/}" --check \
+            --kernel "$kernel" --config "$dracutsysrootdir$kmodguard_conf" --log stderr 2>&1)
+        dwarn "kmodguard: the guarded modules do not load for kernel $kernel; at boot the guard will schedule a fallback:"
+        printf '%s\n' "$_out" | while IFS= read -r _line; do dwarn "  $_line"; done
+    fi
+    rm -f "$_list"
+
+    # pre-trigger: udevd runs, no device has been triggered and nothing waits for root yet.
+    # pre-mount would be too late: it only runs once the root device exists. 10 runs after
+    # 03modsign's 01, which loads the module signing keys.
+    inst_hook pre-trigger 10 "$moddir/kmodguard-hook.sh"
+}
