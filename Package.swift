@@ -17,6 +17,8 @@ let embeddedRuntimeDirectory = environment["KMODGUARD_EMBEDDED_LIBDIR"]
 let strictSwift: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
     .enableUpcomingFeature("InternalImportsByDefault"),
+    // Warnings are defects.
+    .unsafeFlags(["-warnings-as-errors"]),
 ]
 let embeddedSwift: [SwiftSetting] = embedded
     ? [.enableExperimentalFeature("Embedded"), .unsafeFlags(["-wmo", "-Osize"])]

@@ -9,6 +9,7 @@ enum CommandError: Error, CustomStringConvertible {
     case system(SystemError)
     case unknownKernel(String, grubConfig: String, known: [KernelRelease])
     case invalidKernelRelease(String)
+    case config(ConfigError)
 
     var description: String {
         switch self {
@@ -20,6 +21,7 @@ enum CommandError: Error, CustomStringConvertible {
             return "no GRUB menu entry boots kernel " + kernel + " in " + grubConfig + " (kernels found: " + list
                 + "); run update-grub if it was installed recently"
         case .invalidKernelRelease(let text): return "'" + text + "' is not a kernel release"
+        case .config(let error): return error.description + "\nFix " + (error.issues.first?.file ?? "the configuration") + " (see kmodguard.conf(5))"
         }
     }
 }

@@ -57,7 +57,7 @@ struct ScratchRoot {
             try manager.createSymbolicLink(atPath: path + "/lib/modules/" + new, withDestinationPath: Integration.fixtureRoot + "/lib/modules/" + new)
         }
         for kernel in [old, new] {
-            manager.createFile(atPath: path + "/boot/vmlinuz-" + kernel, contents: Data())
+            _ = manager.createFile(atPath: path + "/boot/vmlinuz-" + kernel, contents: Data())
         }
         try Data(ScratchRoot.grubConfig(old: old, new: new).utf8).write(to: URL(fileURLWithPath: path + "/boot/grub/grub.cfg"))
         var block = GrubEnvBlock()

@@ -10,6 +10,7 @@
 # is unset at the end. Whatever the guard does, this hook never stops the boot; only the guard
 # itself reboots, and only when it scheduled a fallback (or cannot reach grubenv).
 
+# shellcheck source=/dev/null # dracut's own library, in the image only
 type getargbool > /dev/null 2>&1 || . /lib/dracut-lib.sh
 
 # kmodguard_hook_log LEVEL MESSAGE: one kmsg record, so the line lands on the console and in the
@@ -27,7 +28,7 @@ kmodguard_hook_log() {
 # kmodguard_hook_uptime: centiseconds since boot, from /proc/uptime ("12.34 ...").
 kmodguard_hook_uptime() {
     kmodguard_hook_up=0
-    { read -r kmodguard_hook_up kmodguard_hook_rest < /proc/uptime; } 2> /dev/null
+    { read -r kmodguard_hook_up _ < /proc/uptime; } 2> /dev/null
     kmodguard_hook_up="${kmodguard_hook_up%%.*}${kmodguard_hook_up#*.}"
     while [ "${kmodguard_hook_up#0}" != "$kmodguard_hook_up" ]; do
         kmodguard_hook_up=${kmodguard_hook_up#0}
@@ -101,5 +102,5 @@ kmodguard_hook_main() {
 
 kmodguard_hook_main
 unset -f kmodguard_hook_main kmodguard_hook_log kmodguard_hook_uptime
-unset kmodguard_hook_up kmodguard_hook_rest kmodguard_hook_dry kmodguard_hook_args \
+unset kmodguard_hook_up kmodguard_hook_dry kmodguard_hook_args \
     kmodguard_hook_t0 kmodguard_hook_t kmodguard_hook_rc kmodguard_hook_level kmodguard_hook_what

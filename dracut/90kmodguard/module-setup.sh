@@ -5,6 +5,8 @@
 #
 # Sourced by dracut (bash); check/depends/installkernel/install are its entry points. Helpers are
 # prefixed kmodguard_ and keep their variables local: this file shares dracut's namespace.
+# dracut sets kernel, moddir, initdir and dracutsysrootdir:
+# shellcheck disable=SC2154
 
 kmodguard_early=/usr/sbin/kmodguard-early
 kmodguard_conf=/etc/kmodguard/kmodguard.conf
