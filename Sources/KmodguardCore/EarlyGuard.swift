@@ -6,6 +6,17 @@ public enum GuardOutcome: Equatable, Sendable {
     case grubenvUnreachable
     case configInvalid
 
+    /// The word recorded in /run/kmodguard/early-result.
+    public var name: String {
+        switch self {
+        case .passed: return "passed"
+        case .fallbackScheduled: return "fallback-scheduled"
+        case .gaveUp: return "gave-up"
+        case .grubenvUnreachable: return "grubenv-unreachable"
+        case .configInvalid: return "config-invalid"
+        }
+    }
+
     public var exitCode: Int32 {
         switch self {
         case .passed: return 0
@@ -72,19 +83,36 @@ public struct EarlyGuard<Platform: GuardPlatform> {
         return .fallbackScheduled(kernel)
     }
 
-    /// Runs the whole check and, on failure, the fallback.
+    /// Runs the whole check and, on failure, the fallback, and records the outcome in /run.
     public mutating func run(config: GuardConfig) -> GuardOutcome {
+        decide(config: config)
+    }
+
+    /// Tells the post-boot service how this boot went (`outcome=…`, `kernel=…`); written before
+    /// any reboot, which never returns.
+    public mutating func record(_ outcome: GuardOutcome) {
+        guard !noWrite else { return }
+        let text = "outcome=" + outcome.name + "\nkernel=" + kernel.string + "\n"
+        if let error = platform.writeRunState(root.earlyResult, Array(text.utf8)) {
+            platform.log(.warning, "cannot record the outcome in " + root.earlyResult + ": " + error.description)
+        }
+    }
+
+    mutating func decide(config: GuardConfig) -> GuardOutcome {
         if config.modules.isEmpty && config.waitFor.isEmpty {
             platform.log(.notice, "nothing to guard (MODULES and WAIT_FOR are empty)")
+            record(.passed)
             return .passed
         }
         guard let failure = check(config) else {
             platform.log(.info, "kernel " + kernel.string + ": " + describe(config) + ": ok")
+            record(.passed)
             return .passed
         }
         platform.log(.error, "kernel " + kernel.string + " cannot reach its storage: " + failure)
         if config.onFailure == .continue {
             platform.log(.error, "ON_FAILURE=continue: not scheduling a fallback; the boot continues and may not find its root")
+            record(.gaveUp(.policyContinue))
             return .gaveUp(.policyContinue)
         }
         return fallBack(config: config, reason: failure)
@@ -135,11 +163,12 @@ public struct EarlyGuard<Platform: GuardPlatform> {
         }
         switch outcome {
         case .fallbackScheduled:
+            record(outcome)
             rebootUnlessAsked()
         case .grubenvUnreachable:
             return rebootForTrialCounter("grubenv " + location.grubenv + " cannot be updated")
         default:
-            break
+            record(outcome)
         }
         return outcome
     }
@@ -300,6 +329,7 @@ public struct EarlyGuard<Platform: GuardPlatform> {
 
     mutating func rebootForTrialCounter(_ why: String) -> GuardOutcome {
         platform.log(.error, why + ": rebooting at once so GRUB's trial counter boots the last good kernel")
+        record(.grubenvUnreachable)
         rebootUnlessAsked()
         return .grubenvUnreachable
     }

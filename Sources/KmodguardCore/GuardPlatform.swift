@@ -29,6 +29,8 @@ public protocol GuardPlatform {
     /// device until `deadline`.
     mutating func mount(_ tag: DeviceTag, at mountPoint: String, deadline: Int64) -> SystemError?
     mutating func unmount(_ mountPoint: String) -> SystemError?
+    /// Creates or replaces a small state file (under /run: tmpfs, never the disk).
+    mutating func writeRunState(_ path: String, _ bytes: [UInt8]) -> SystemError?
 
     mutating func log(_ level: LogLevel, _ message: String)
     /// sync + reboot(2). Returns only on failure.

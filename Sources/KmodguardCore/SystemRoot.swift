@@ -25,6 +25,8 @@ public struct SystemRoot: Equatable, Sendable {
     /// Kernels whose initramfs was built with a verified driver (one release per line).
     public var verifiedKernels: String { path("/etc/kmodguard/verified-kernels") }
     public var stateDirectory: String { path("/var/lib/kmodguard") }
+    /// The guard's verdict for this boot, for the post-boot service (/run survives switch_root).
+    public var earlyResult: String { path("/run/kmodguard/early-result") }
     /// Where the guard mounts `BOOT_DEVICE` when grubenv is not reachable otherwise.
     public var bootMountPoint: String { path("/run/kmodguard/boot") }
 

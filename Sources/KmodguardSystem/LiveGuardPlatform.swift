@@ -61,6 +61,11 @@ public struct LiveGuardPlatform: GuardPlatform {
 
     public mutating func unmount(_ mountPoint: String) -> SystemError? { Power.unmount(mountPoint) }
 
+    public mutating func writeRunState(_ path: String, _ bytes: [UInt8]) -> SystemError? {
+        if let error = Files.makeDirectories(parentDirectory(path)) { return error }
+        return Files.replaceAtomically(path, with: bytes)
+    }
+
     public mutating func log(_ level: LogLevel, _ message: String) { logger.log(level, message) }
 
     public mutating func reboot() -> SystemError { Power.reboot() }

@@ -15,6 +15,7 @@ struct FakeGuardPlatform: GuardPlatform {
     var mounted: [String] = []
     var unmounted: [String] = []
     var writes: [String] = []
+    var runStates: [String] = []
     var reboots = 0
     var logs: [String] = []
     var clock: Int64 = 0
@@ -73,6 +74,12 @@ struct FakeGuardPlatform: GuardPlatform {
 
     mutating func unmount(_ mountPoint: String) -> SystemError? {
         unmounted.append(mountPoint)
+        return nil
+    }
+
+    mutating func writeRunState(_ path: String, _ bytes: [UInt8]) -> SystemError? {
+        files[path] = bytes
+        runStates.append(path)
         return nil
     }
 
