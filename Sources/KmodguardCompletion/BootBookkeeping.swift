@@ -1,0 +1,49 @@
+public import KmodguardCore
+
+/// What the post-boot service records about the boot that just happened: the pure part of
+/// `kmodguard complete`'s first step.
+public struct BootBookkeeping: Equatable, Sendable {
+    public var changes: [GrubChange] = []
+    public var events: [FallbackEvent] = []
+
+    /// - Parameters:
+    ///   - guardPassed: the guarded modules loaded on this boot (kmodguard-early's verdict).
+    ///   - runningEntry: the full GRUB menu path of the running kernel, when grub.cfg has one.
+    public static func make(running: KernelRelease, guardPassed: Bool, runningEntry: String?, grub: GrubState) -> BootBookkeeping {
+        var result = BootBookkeeping()
+        // The guard's fallback record moves into the history.
+        if grub.failedKernel != nil || grub.failureReason != nil {
+            result.events.append(FallbackEvent(source: .guardFallback, failedKernel: grub.failedKernel,
+                                               reason: grub.failureReason ?? "no reason recorded"))
+            result.changes += [.unset(KmodguardVariable.failed), .unset(KmodguardVariable.reason)]
+        }
+        switch grub.trial {
+        case .consumed?, .armed?:
+            if grub.trialKernel == running {
+                if guardPassed {
+                    // Blessed: the trial kernel booted with its driver.
+                    result.changes += [.unset(KmodguardVariable.trial), .unset(KmodguardVariable.trialKernel)]
+                }
+            } else if grub.trial == .consumed {
+                result.events.append(FallbackEvent(
+                    source: .trialNotBlessed, failedKernel: grub.trialKernel,
+                    reason: "trial boot of " + (grub.trialKernel?.string ?? "the default kernel") + " never reached the post-boot service"))
+                result.changes.append(.set(KmodguardVariable.trial, TrialState.failed.rawValue))
+            }
+        case .failed?:
+            if let entry = grub.grubFallback {
+                result.events.append(FallbackEvent(source: .grub, failedKernel: grub.trialKernel,
+                                                   reason: "GRUB booted " + entry + " after an unblessed trial"))
+                result.changes.append(.unset(KmodguardVariable.grubFallback))
+            }
+        case nil:
+            break
+        }
+        if guardPassed {
+            result.changes.append(.set(KmodguardVariable.lastGood, running.string))
+            if let runningEntry { result.changes.append(.set(KmodguardVariable.goodEntry, runningEntry)) }
+            if grub.attempts != 0 { result.changes.append(.unset(KmodguardVariable.attempts)) }
+        }
+        return result
+    }
+}

@@ -1,0 +1,113 @@
+import KmodguardCompletion
+import KmodguardCore
+import Testing
+
+@Suite struct BootBookkeepingTests {
+    let old = KernelRelease("6.1.0-55-cloud-amd64")!
+    let new = KernelRelease("6.1.0-56-cloud-amd64")!
+    let oldEntry = "adv>gnulinux-6.1.0-55"
+    let newEntry = "adv>gnulinux-6.1.0-56"
+
+    func grub(_ assignments: [String]) throws -> GrubState {
+        var block = GrubEnvBlock()
+        try block.apply(assignments: assignments)
+        return GrubState(block)
+    }
+
+    @Test func goodBootRecordsLastGoodAndResetsAttempts() throws {
+        let result = BootBookkeeping.make(running: old, guardPassed: true, runningEntry: oldEntry,
+                                          grub: try grub(["kmodguard_attempts=2"]))
+        #expect(result.changes == [.set("kmodguard_last_good", old.string), .set("kmodguard_good_entry", oldEntry), .unset("kmodguard_attempts")])
+        #expect(result.events.isEmpty)
+    }
+
+    @Test func guardFallbackMovesIntoHistory() throws {
+        let result = BootBookkeeping.make(running: old, guardPassed: true, runningEntry: oldEntry,
+                                          grub: try grub(["kmodguard_failed=\(new)", "kmodguard_reason=virtio_blk: not found"]))
+        #expect(result.events == [FallbackEvent(source: .guardFallback, failedKernel: new, reason: "virtio_blk: not found")])
+        #expect(result.changes.prefix(2) == [.unset("kmodguard_failed"), .unset("kmodguard_reason")])
+    }
+
+    @Test func blessingOnlyForTheTrialKernelWithTheGuardPassing() throws {
+        let consumed = try grub(["kmodguard_trial=consumed", "kmodguard_trial_kernel=\(new)"])
+        let blessed = BootBookkeeping.make(running: new, guardPassed: true, runningEntry: newEntry, grub: consumed)
+        #expect(blessed.changes.contains(.unset("kmodguard_trial")))
+        let notPassed = BootBookkeeping.make(running: new, guardPassed: false, runningEntry: newEntry, grub: consumed)
+        #expect(!notPassed.changes.contains(.unset("kmodguard_trial")))
+        #expect(!notPassed.changes.contains(.set("kmodguard_last_good", new.string)))
+    }
+
+    @Test func consumedTrialSeenFromAnotherKernelIsAFailure() throws {
+        let consumed = try grub(["kmodguard_trial=consumed", "kmodguard_trial_kernel=\(new)"])
+        let result = BootBookkeeping.make(running: old, guardPassed: true, runningEntry: oldEntry, grub: consumed)
+        #expect(result.changes.contains(.set("kmodguard_trial", "failed")))
+        #expect(result.events.first?.source == .trialNotBlessed)
+        #expect(result.events.first?.failedKernel == new)
+    }
+
+    @Test func grubFallbackIsRecordedOnce() throws {
+        let failed = try grub(["kmodguard_trial=failed", "kmodguard_trial_kernel=\(new)", "kmodguard_grub_fallback=\(oldEntry)"])
+        let result = BootBookkeeping.make(running: old, guardPassed: true, runningEntry: oldEntry, grub: failed)
+        #expect(result.events.map(\.source) == [.grub])
+        #expect(result.changes.contains(.unset("kmodguard_grub_fallback")))
+        #expect(!result.changes.contains(.unset("kmodguard_trial")))
+        var block = GrubEnvBlock()
+        try block.apply(assignments: ["kmodguard_trial=failed", "kmodguard_trial_kernel=\(new)", "kmodguard_grub_fallback=\(oldEntry)"])
+        try block.apply(result.changes)
+        #expect(BootBookkeeping.make(running: old, guardPassed: true, runningEntry: oldEntry, grub: GrubState(block)).events.isEmpty)
+    }
+}
+
+@Suite struct CompletionPlannerTests {
+    let old = KernelRelease("6.1.0-55-cloud-amd64")!
+    let new = KernelRelease("6.1.0-56-cloud-amd64")!
+
+    @Test func decisionsNewestFirstWithRetryFingerprint() {
+        let decisions = CompletionPlanner.decisions(kernels: [
+            (old, .resolved, nil),
+            (new, .unresolved(["virtio_blk"]), "f1"),
+        ], fingerprint: "f1")
+        #expect(decisions.map(\.0) == [new, old])
+        #expect(decisions.map(\.1) == [.failedUnchanged, .hasDriver])
+        #expect(CompletionPlanner.decisions(kernels: [(new, .unresolved(["x"]), "f1")], fingerprint: "f2").first?.1 == .build)
+    }
+
+    @Test func fingerprintChangesWithKernelsDriverOrConfig() {
+        let base = retryFingerprint(kernels: [new, old], driver: "virtio_blk-1", config: Array("MODULES=virtio_blk".utf8))
+        #expect(base == retryFingerprint(kernels: [old, new], driver: "virtio_blk-1", config: Array("MODULES=virtio_blk".utf8)))
+        #expect(base != retryFingerprint(kernels: [new], driver: "virtio_blk-1", config: Array("MODULES=virtio_blk".utf8)))
+        #expect(base != retryFingerprint(kernels: [new, old], driver: "virtio_blk-2", config: Array("MODULES=virtio_blk".utf8)))
+        #expect(base != retryFingerprint(kernels: [new, old], driver: "virtio_blk-1", config: Array("MODULES=virtio_blk ".utf8)))
+    }
+
+    @Test func activationPolicies() {
+        func activation(_ policy: String, hasDriver: Bool = true, defaultKernel: KernelRelease? = nil) -> Activation {
+            CompletionPlanner.activation(policy: policy, running: old, defaultKernel: defaultKernel ?? new, defaultEntry: "adv>new",
+                                         defaultHasDriver: hasDriver, guardPassed: true, runningEntry: "adv>old")
+        }
+        let arm: [GrubChange] = [.unset("kmodguard_pin"), .set("kmodguard_trial", "armed"), .set("kmodguard_trial_kernel", new.string),
+                                 .set("kmodguard_good_entry", "adv>old")]
+        #expect(activation("reboot") == .reboot(new, changes: arm + [.set("next_entry", "adv>new")]))
+        #expect(activation("next-boot") == .nextBoot(new, changes: arm))
+        #expect(activation("none") == .none)
+        #expect(activation("reboot", hasDriver: false) == .none)
+        #expect(activation("reboot", defaultKernel: old) == .none)
+    }
+
+    @Test func pinUsesTheRunningKernelOnlyWhenItIsGood() throws {
+        var block = GrubEnvBlock()
+        try block.set("kmodguard_good_entry", "adv>older")
+        let grub = GrubState(block)
+        #expect(CompletionPlanner.pin(running: old, guardPassed: true, runningEntry: "adv>old", grub: grub) == [.set("kmodguard_pin", "adv>old")])
+        #expect(CompletionPlanner.pin(running: old, guardPassed: false, runningEntry: "adv>old", grub: grub) == [.set("kmodguard_pin", "adv>older")])
+    }
+
+    @Test func trialIsArmedOnceForANewDefaultKernel() throws {
+        let empty = GrubState(GrubEnvBlock())
+        #expect(CompletionPlanner.needsTrial(defaultKernel: new, lastGood: old, running: old, guardPassed: true, grub: empty))
+        #expect(!CompletionPlanner.needsTrial(defaultKernel: old, lastGood: old, running: old, guardPassed: true, grub: empty))
+        var block = GrubEnvBlock()
+        try block.apply(CompletionPlanner.trial(for: new, goodEntry: "adv>old"))
+        #expect(!CompletionPlanner.needsTrial(defaultKernel: new, lastGood: old, running: old, guardPassed: true, grub: GrubState(block)))
+    }
+}
