@@ -10,6 +10,8 @@ enum CommandError: Error, CustomStringConvertible {
     case unknownKernel(String, grubConfig: String, known: [KernelRelease])
     case invalidKernelRelease(String)
     case config(ConfigError)
+    case corruptState(path: String, reason: String)
+    case launch(CommandLaunchError)
 
     var description: String {
         switch self {
@@ -21,6 +23,9 @@ enum CommandError: Error, CustomStringConvertible {
             return "no GRUB menu entry boots kernel " + kernel + " in " + grubConfig + " (kernels found: " + list
                 + "); run update-grub if it was installed recently"
         case .invalidKernelRelease(let text): return "'" + text + "' is not a kernel release"
+        case .corruptState(let path, let reason):
+            return path + " is not readable kmodguard state (" + reason + "); move it aside and run kmodguard complete again"
+        case .launch(let error): return error.description
         case .config(let error): return error.description + "\nFix " + (error.issues.first?.file ?? "the configuration") + " (see kmodguard.conf(5))"
         }
     }

@@ -1,0 +1,83 @@
+import Foundation
+import KmodguardCompletion
+import KmodguardCore
+import KmodguardSystem
+
+/// Everything `status` and `complete` read about the machine, gathered once.
+struct SystemSnapshot {
+    let root: SystemRoot
+    let config: GuardConfig
+    let configBytes: [UInt8]
+    let running: KernelRelease
+    /// kmodguard-early's verdict for this boot (from /run), or nil when it did not run.
+    let guardVerdict: String?
+    let grubenvPath: String
+    /// nil when grubenv is missing or unreadable; `grubenvProblem` says why.
+    let grubenv: GrubEnvBlock?
+    let grubenvProblem: String?
+    let menu: GrubMenu
+    let grubConfigPath: String
+    /// Kernels with both a module tree and a vmlinuz, newest first.
+    let kernels: [KernelRelease]
+    let availability: [KernelRelease: ModuleAvailability]
+
+    var grub: GrubState { GrubState(grubenv ?? GrubEnvBlock()) }
+
+    /// The guard passed on this boot: its verdict says so, or (no verdict, e.g. an initramfs
+    /// built before kmodguard was installed) every guarded module is loaded now.
+    var guardPassed: Bool {
+        if let guardVerdict { return guardVerdict == "passed" }
+        return !config.modules.isEmpty && config.modules.allSatisfy { module in
+            Files.exists(root.path("/sys/module/" + String(module.map { $0 == "-" ? "_" : $0 })))
+        }
+    }
+
+    var runningEntry: String? { menu.entry(for: running)?.path }
+
+    /// The kernel GRUB boots by default: the first menu entry's (GRUB_DEFAULT=0, Debian's default).
+    var defaultKernel: KernelRelease? { menu.entries.first(where: { $0.submenus.isEmpty && !$0.isRecovery })?.kernel ?? menu.kernels.first }
+
+    func hasDriver(_ kernel: KernelRelease) -> Bool { availability[kernel] == .resolved }
+
+    static func take(context: CommandContext, kernelOverride: String? = nil, configPath: String? = nil) throws(CommandError) -> SystemSnapshot {
+        let root = context.root
+        let configFile = configPath ?? root.config
+        let config = try context.loadConfig(path: configFile)
+        let configBytes = (try? Files.read(configFile, limit: 64 * 1024).get()) ?? []
+        let running = try context.kernel(kernelOverride)
+
+        var verdict: String?
+        if case .success(let bytes) = Files.read(root.earlyResult, limit: 4096) {
+            var values: [String: String] = [:]
+            for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
+                let parts = line.split(separator: "=", maxSplits: 1).map(String.init)
+                if parts.count == 2 { values[parts[0]] = parts[1] }
+            }
+            if values["kernel"] == running.string { verdict = values["outcome"] }
+        }
+
+        let grubenvPath = root.path(config.grubenv)
+        var block: GrubEnvBlock?
+        var problem: String?
+        switch GrubEnvFile(path: grubenvPath).load(createIfMissing: false) {
+        case .success(let loaded): block = loaded
+        case .failure(let error): problem = error.description
+        }
+        let grubConfigPath = parentDirectory(grubenvPath) + "/grub.cfg"
+        let menu = (try? Files.read(grubConfigPath, limit: 16 * 1024 * 1024).get()).map { GrubMenu(parsing: $0) } ?? GrubMenu(entries: [])
+
+        let kernels = context.installedKernels().filter { Files.exists(root.kernelImage($0)) || $0 == running }
+        var availability: [KernelRelease: ModuleAvailability] = [:]
+        for kernel in kernels {
+            guard let kmod = KmodContext(root: root, kernel: kernel) else {
+                availability[kernel] = .unresolved(config.modules)
+                continue
+            }
+            let missing = config.modules.filter { kmod.check($0, kernel: kernel) != nil }
+            availability[kernel] = missing.isEmpty ? .resolved : .unresolved(missing)
+        }
+        return SystemSnapshot(root: root, config: config, configBytes: configBytes, running: running, guardVerdict: verdict,
+                              grubenvPath: grubenvPath, grubenv: block, grubenvProblem: problem, menu: menu,
+                              grubConfigPath: grubConfigPath, kernels: kernels, availability: availability)
+    }
+}
