@@ -66,6 +66,7 @@ if embedded {
 } else {
     dependencies = [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
     ]
     targets += [
         // Pure post-boot logic (dkms.conf, build exclusions, compiler logs, planning): no
@@ -80,6 +81,7 @@ if embedded {
             dependencies: [
                 "KmodguardCore", "KmodguardSystem", "KmodguardCompletion",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSwift
         ),

@@ -9,6 +9,14 @@ public struct GrubMenuEntry: Equatable, Sendable {
     public let kernel: KernelRelease?
     public let isRecovery: Bool
 
+    public init(title: String, id: String?, submenus: [String], kernel: KernelRelease?, isRecovery: Bool) {
+        self.title = title
+        self.id = id
+        self.submenus = submenus
+        self.kernel = kernel
+        self.isRecovery = isRecovery
+    }
+
     /// What `grub-reboot` / `next_entry` needs: `submenu-id>entry-id`. GRUB 2.06 silently ignores
     /// a bare inner id.
     public var path: String {

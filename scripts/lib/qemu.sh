@@ -1,4 +1,6 @@
 # shellcheck shell=sh
+# Variables set here are results for the caller:
+# shellcheck disable=SC2034
 # QEMU helpers for kmodguard's test scripts. Source it after lib/common.sh:
 #
 #   . "$(dirname "$0")/lib/qemu.sh"
@@ -27,6 +29,7 @@ ms_to_s() {
 #   QEMU_END      exited | stopped | timeout
 #   QEMU_MS       wall-clock milliseconds from start to end
 #   QEMU_STATUS   QEMU's exit status (exited), else the kill's
+# While QEMU runs, QEMU_PID is its process id (kill it from an EXIT trap).
 qemu_boot() {
 	_qb_console=$1 _qb_kernel=$2 _qb_initrd=$3 _qb_append=$4 _qb_timeout=$5 _qb_stop=$6
 	shift 6
@@ -37,6 +40,7 @@ qemu_boot() {
 		-kernel "$_qb_kernel" -initrd "$_qb_initrd" -append "$_qb_append" \
 		"$@" </dev/null >"$_qb_console.qemu" 2>&1 &
 	_qb_pid=$!
+	QEMU_PID=$_qb_pid # for the caller's EXIT trap
 	QEMU_END=exited
 	while kill -0 "$_qb_pid" 2>/dev/null; do
 		if [ -n "$_qb_stop" ] && grep -a -q -E "$_qb_stop" "$_qb_console"; then
@@ -54,6 +58,7 @@ qemu_boot() {
 	done
 	QEMU_STATUS=0
 	wait "$_qb_pid" || QEMU_STATUS=$?
+	QEMU_PID=
 	QEMU_MS=$(($(now_ms) - _qb_start))
 	if [ "$QEMU_END" = exited ] && [ "$QEMU_STATUS" -ne 0 ]; then
 		log "qemu exited with status $QEMU_STATUS:"

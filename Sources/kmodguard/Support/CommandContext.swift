@@ -28,6 +28,15 @@ struct CommandContext {
         }
     }
 
+    /// Runs an external command through the runner seam.
+    func run(_ command: ExternalCommand) throws(CommandError) -> CommandResult {
+        do {
+            return try runner.run(command)
+        } catch {
+            throw .launch(error)
+        }
+    }
+
     /// `uname -r`, or the kernel given with `--kernel`.
     func kernel(_ override: String?) throws(CommandError) -> KernelRelease {
         let text = override ?? Power.runningKernel() ?? ""

@@ -1,0 +1,74 @@
+import ArgumentParser
+import Foundation
+import KmodguardCompletion
+import KmodguardCore
+import KmodguardSystem
+import Logging
+
+/// `kmodguard complete`: the service entry point (kmodguard-complete.service).
+struct CompleteCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "complete",
+        abstract: "Record this boot, build the driver for every kernel lacking it, and activate the newest.",
+        discussion: """
+        Idempotent; run by kmodguard-complete.service after every boot. If the guard passed, \
+        records the running kernel as last good and blesses a trial boot; moves a fallback \
+        recorded in grubenv into the history; for each installed kernel (newest first) whose \
+        guarded modules do not resolve: builds the driver, installs it under updates/, runs \
+        depmod, rebuilds that kernel's initramfs and verifies the module is inside; then \
+        activates the default kernel per ACTIVATE (reboot, next-boot, none). A failed build pins \
+        the working kernel and is retried only when the kernels, the driver or the configuration \
+        change. Exit status 0 when every kernel has its driver, 1 otherwise.
+        """
+    )
+
+    @OptionGroup var global: GlobalOptions
+    @Option(name: .long, help: ArgumentHelp("Treat KVER as the running kernel (for a --root that is not booted).", valueName: "KVER"))
+    var running: String?
+    @Flag(name: .long, help: "Never reboot, even with ACTIVATE=reboot (the grubenv changes are still made).")
+    var noReboot = false
+
+    func run() throws {
+        let logger = Logger(label: "kmodguard")
+        let context = CommandContext(root: global.systemRoot)
+        let snapshot = try SystemSnapshot.take(context: context, kernelOverride: running)
+        let store = StateStore(root: context.root)
+        var completion = CompletionRun(steps: LiveCompletionSteps(context: context, snapshot: snapshot), snapshot: snapshot,
+                                       state: try store.load(), now: timestamp())
+        completion.perform()
+        for message in completion.messages { logger.info("\(message)") }
+        try store.save(completion.state)
+        try applyGrubChanges(completion.grubChanges, snapshot: snapshot, logger: logger)
+
+        if let kernel = completion.rebootInto {
+            if noReboot || !context.root.isHost {
+                logger.notice("not rebooting into \(kernel.string) (--no-reboot or --root)")
+            } else {
+                logger.notice("rebooting into \(kernel.string)")
+                let reboot = Files.exists("/run/systemd/system") ? ExternalCommand("/usr/bin/systemctl", ["reboot"]) : ExternalCommand("/sbin/reboot")
+                let result = try context.run(reboot)
+                if !result.succeeded { logger.error("reboot failed: \(result.output)") }
+            }
+        }
+        if completion.failures > 0 { throw ExitCode.failure }
+    }
+
+    func applyGrubChanges(_ changes: [GrubChange], snapshot: SystemSnapshot, logger: Logger) throws {
+        guard !changes.isEmpty else { return }
+        let file = GrubEnvFile(path: snapshot.grubenvPath)
+        var block: GrubEnvBlock
+        switch file.load(createIfMissing: true) {
+        case .success(let loaded): block = loaded
+        case .failure(let error): throw CommandError.grubenv(error)
+        }
+        let before = block
+        do {
+            try block.apply(changes)
+        } catch {
+            throw CommandError.grubenvChange(path: file.path, error)
+        }
+        guard block != before else { return }
+        if let error = file.save(block) { throw CommandError.grubenv(error) }
+        logger.info("grubenv updated: \(changes.map { $0.name + ($0.value.map { "=" + $0 } ?? " unset") }.joined(separator: ", "))")
+    }
+}

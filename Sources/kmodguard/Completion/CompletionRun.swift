@@ -1,0 +1,161 @@
+import KmodguardCompletion
+import KmodguardCore
+
+/// The decisions and side effects of one `kmodguard complete`, computed from a snapshot. The
+/// per-kernel work goes through `CompletionSteps`; grubenv and state changes are returned for the
+/// command to write, so an interrupted run changes nothing it had not finished.
+struct CompletionRun<Steps: CompletionSteps> {
+    var steps: Steps
+    let snapshot: SystemSnapshot
+    var state: PersistentState
+    var grubChanges: [GrubChange] = []
+    var messages: [String] = []
+    var failures = 0
+    /// Set when ACTIVATE=reboot chose a kernel to boot now.
+    var rebootInto: KernelRelease?
+    let now: String
+
+    init(steps: Steps, snapshot: SystemSnapshot, state: PersistentState, now: String) {
+        self.steps = steps
+        self.snapshot = snapshot
+        self.state = state
+        self.now = now
+    }
+
+    mutating func perform() {
+        let grub = snapshot.grub
+        let guardPassed = snapshot.guardPassed
+        let bookkeeping = BootBookkeeping.make(running: snapshot.running, guardPassed: guardPassed,
+                                               runningEntry: snapshot.runningEntry, grub: grub)
+        grubChanges += bookkeeping.changes
+        for event in bookkeeping.events {
+            state.append(.init(source: event.source.rawValue, failedKernel: event.failedKernel?.string, reason: event.reason, recorded: now))
+            say("recorded fallback: " + (event.failedKernel?.string ?? "?") + ": " + event.reason)
+        }
+        if guardPassed { say("kernel " + snapshot.running.string + " booted with its driver: recorded as last good") }
+
+        guard !snapshot.config.modules.isEmpty else {
+            say("nothing guarded: MODULES is empty in " + snapshot.root.config)
+            return
+        }
+        let fingerprint = retryFingerprint(kernels: snapshot.kernels, driver: steps.driverIdentity(), config: snapshot.configBytes)
+        let decisions = CompletionPlanner.decisions(
+            kernels: snapshot.kernels.map { release in
+                let record = state.kernels[release.string]
+                let failed = record.flatMap { $0.state == "installed" || $0.state == "initramfs" ? nil : $0.fingerprint }
+                return (release, snapshot.availability[release] ?? .unresolved(snapshot.config.modules), failed)
+            },
+            fingerprint: fingerprint)
+
+        var nowHasDriver = Set(snapshot.kernels.filter { snapshot.hasDriver($0) })
+        var builtNow: Set<KernelRelease> = []
+        var defaultFailed = false
+        for (kernel, decision) in decisions {
+            switch decision {
+            case .hasDriver:
+                continue
+            case .failedUnchanged:
+                say(kernel.string + ": failed before and nothing changed since; not retrying ("
+                    + (state.kernels[kernel.string]?.firstError ?? state.kernels[kernel.string]?.message ?? "see status") + ")")
+                if kernel == snapshot.defaultKernel { defaultFailed = true }
+            case .build:
+                if complete(kernel, fingerprint: fingerprint) {
+                    nowHasDriver.insert(kernel)
+                    builtNow.insert(kernel)
+                } else if kernel == snapshot.defaultKernel {
+                    defaultFailed = true
+                }
+            }
+        }
+
+        if defaultFailed {
+            let pin = CompletionPlanner.pin(running: snapshot.running, guardPassed: guardPassed, runningEntry: snapshot.runningEntry, grub: grub)
+            if pin.isEmpty {
+                say("cannot pin a working kernel: no GRUB entry known for one")
+            } else if grub.pin != pin.first?.value {
+                grubChanges += pin
+                say("pinned " + (pin.first?.value ?? "") + " until the driver builds for " + (snapshot.defaultKernel?.string ?? "the default kernel"))
+            }
+            return
+        }
+        let defaultKernel = snapshot.defaultKernel
+        // Only a kernel that just got its driver is activated: one that had it all along was the
+        // user's or GRUB's choice not to boot.
+        let activation = CompletionPlanner.activation(
+            policy: snapshot.config.activate, running: snapshot.running, defaultKernel: defaultKernel,
+            defaultEntry: defaultKernel.flatMap { snapshot.menu.entry(for: $0)?.path },
+            defaultHasDriver: defaultKernel.map { builtNow.contains($0) } ?? false,
+            guardPassed: guardPassed, runningEntry: snapshot.runningEntry)
+        switch activation {
+        case .reboot(let kernel, let changes):
+            grubChanges += changes
+            rebootInto = kernel
+            say("activating " + kernel.string + ": next_entry set, trial armed, rebooting (ACTIVATE=reboot)")
+        case .nextBoot(let kernel, let changes):
+            grubChanges += changes
+            say(kernel.string + " boots on the next reboot (ACTIVATE=next-boot); trial armed")
+        case .none:
+            if grub.pin != nil, let defaultKernel, nowHasDriver.contains(defaultKernel) {
+                grubChanges.append(.unset(KmodguardVariable.pin))
+                say("driver present for " + defaultKernel.string + ": pin cleared")
+            }
+            if CompletionPlanner.needsTrial(defaultKernel: defaultKernel, lastGood: guardPassed ? snapshot.running : grub.lastGood,
+                                            running: snapshot.running, guardPassed: guardPassed, grub: grub),
+               let defaultKernel, nowHasDriver.contains(defaultKernel) {
+                grubChanges += CompletionPlanner.trial(for: defaultKernel, goodEntry: guardPassed ? snapshot.runningEntry : nil)
+                say("armed GRUB's trial counter for " + defaultKernel.string)
+            }
+        }
+    }
+
+    /// Driver, then initramfs, for one kernel; records the result. True when it has its driver now.
+    mutating func complete(_ kernel: KernelRelease, fingerprint: String) -> Bool {
+        say(kernel.string + ": driver missing; building")
+        var record = PersistentState.KernelRecord(state: "failed", fingerprint: fingerprint, driver: steps.driverIdentity(),
+                                                  firstError: nil, log: nil, message: nil, updated: now)
+        defer { state.kernels[kernel.string] = record }
+        switch steps.obtainDriver(for: kernel) {
+        case .excluded(let why):
+            record.state = "excluded"
+            record.message = why
+            say(kernel.string + ": skipped: " + why)
+            failures += 1
+            return false
+        case .headersMissing(let package):
+            record.state = "headers-missing"
+            record.message = "kernel headers missing: apt-get install " + package
+            say(kernel.string + ": " + (record.message ?? ""))
+            failures += 1
+            return false
+        case .failed(let message, let firstError, let log):
+            record.message = message
+            record.firstError = firstError
+            record.log = log
+            say(kernel.string + ": build failed: " + (firstError ?? message) + (log.map { " (log: " + $0 + ")" } ?? ""))
+            failures += 1
+            return false
+        case .installed(let driver, let modules):
+            record.state = "installed"
+            record.driver = driver
+            say(kernel.string + ": installed " + modules.joined(separator: " "))
+        }
+        switch steps.rebuildInitramfs(for: kernel, modules: snapshot.config.modules) {
+        case .verified(let image):
+            record.state = "initramfs"
+            say(kernel.string + ": initramfs " + image + " rebuilt and verified")
+            return true
+        case .skipped(let why):
+            say(kernel.string + ": initramfs not rebuilt: " + why)
+            return true
+        case .failed(let message, let log):
+            record.state = "failed"
+            record.message = "initramfs: " + message
+            record.log = log
+            say(kernel.string + ": initramfs rebuild failed, the old image is kept: " + message)
+            failures += 1
+            return false
+        }
+    }
+
+    mutating func say(_ message: String) { messages.append(message) }
+}

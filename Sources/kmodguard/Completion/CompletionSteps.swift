@@ -1,0 +1,28 @@
+import KmodguardCore
+
+/// How getting the driver for one kernel ended.
+enum DriverOutcome: Equatable {
+    /// Built (or fetched), installed under updates/ and depmod'ed.
+    case installed(driver: String, modules: [String])
+    /// The source excludes this kernel (DKMS's exit 77): not a failure of the build.
+    case excluded(String)
+    case headersMissing(package: String)
+    case failed(message: String, firstError: String?, log: String?)
+}
+
+/// How rebuilding a kernel's initramfs ended.
+enum InitramfsOutcome: Equatable {
+    case verified(image: String)
+    /// No initramfs generator or image for this kernel: nothing to rebuild.
+    case skipped(String)
+    case failed(message: String, log: String?)
+}
+
+/// The steps `complete` runs per kernel. The live implementation drives the builder and the
+/// initramfs generator; tests substitute a fake to exercise every branch.
+protocol CompletionSteps {
+    /// `name-version` of the driver that would be built: part of the retry fingerprint.
+    func driverIdentity() -> String
+    mutating func obtainDriver(for kernel: KernelRelease) -> DriverOutcome
+    mutating func rebuildInitramfs(for kernel: KernelRelease, modules: [String]) -> InitramfsOutcome
+}

@@ -1,0 +1,146 @@
+@testable import kmodguard
+import KmodguardCompletion
+import KmodguardCore
+import Testing
+
+/// `complete`'s decisions against a described machine and scripted build results.
+@Suite struct CompletionRunTests {
+    static let uuid = "3f1c2b9e"
+    let old = KernelRelease("6.1.0-55-cloud-amd64")!
+    let new = KernelRelease("6.1.0-56-cloud-amd64")!
+    var oldEntry: String { "gnulinux-advanced-\(Self.uuid)>gnulinux-6.1.0-55-cloud-amd64-advanced-\(Self.uuid)" }
+    var newEntry: String { "gnulinux-advanced-\(Self.uuid)>gnulinux-6.1.0-56-cloud-amd64-advanced-\(Self.uuid)" }
+
+    struct FakeSteps: CompletionSteps {
+        var identity = "virtio_blk-6.1.192"
+        var driver: [KernelRelease: DriverOutcome] = [:]
+        var initramfs: InitramfsOutcome = .verified(image: "/boot/initrd.img")
+        var built: [KernelRelease] = []
+        var rebuilt: [KernelRelease] = []
+
+        func driverIdentity() -> String { identity }
+        mutating func obtainDriver(for kernel: KernelRelease) -> DriverOutcome {
+            built.append(kernel)
+            return driver[kernel] ?? .installed(driver: identity, modules: ["virtio_blk"])
+        }
+        mutating func rebuildInitramfs(for kernel: KernelRelease, modules: [String]) -> InitramfsOutcome {
+            rebuilt.append(kernel)
+            return initramfs
+        }
+    }
+
+    func menu() -> GrubMenu {
+        let simple = GrubMenuEntry(title: "Debian GNU/Linux", id: "gnulinux-simple-\(Self.uuid)", submenus: [], kernel: new, isRecovery: false)
+        let advanced = [new, old].map {
+            GrubMenuEntry(title: "Debian, with Linux " + $0.string, id: "gnulinux-" + $0.string + "-advanced-\(Self.uuid)",
+                          submenus: ["gnulinux-advanced-\(Self.uuid)"], kernel: $0, isRecovery: false)
+        }
+        return GrubMenu(entries: [simple] + advanced)
+    }
+
+    func snapshot(running: KernelRelease? = nil, verdict: String? = "passed", newHasDriver: Bool = false,
+                  activate: String = "reboot", grubenv: [String] = []) throws -> SystemSnapshot {
+        var config = try GuardConfig.parse(Array("MODULES=virtio_blk\nACTIVATE=\(activate)\n".utf8), file: "test.conf")
+        config.source = "/usr/src/virtio_blk-6.1.192"
+        var block = GrubEnvBlock()
+        try block.apply(assignments: grubenv)
+        return SystemSnapshot(
+            root: SystemRoot("/nonexistent-root"), config: config, configBytes: Array("MODULES=virtio_blk".utf8), running: running ?? old,
+            guardVerdict: verdict, grubenvPath: "/nonexistent-root/boot/grub/grubenv", grubenv: block, grubenvProblem: nil,
+            menu: menu(), grubConfigPath: "/nonexistent-root/boot/grub/grub.cfg", kernels: [new, old],
+            availability: [old: .resolved, new: newHasDriver ? .resolved : .unresolved(["virtio_blk"])])
+    }
+
+    func run(_ snapshot: SystemSnapshot, steps: FakeSteps = FakeSteps(), state: PersistentState = PersistentState())
+        -> CompletionRun<FakeSteps> {
+        var run = CompletionRun(steps: steps, snapshot: snapshot, state: state, now: "2026-11-25T00:00:00Z")
+        run.perform()
+        return run
+    }
+
+    @Test func everythingPresentOnlyRecordsTheGoodBoot() throws {
+        let result = run(try snapshot(newHasDriver: true, grubenv: ["kmodguard_attempts=1"]))
+        #expect(result.steps.built.isEmpty)
+        #expect(result.grubChanges.contains(.set("kmodguard_last_good", old.string)))
+        #expect(result.grubChanges.contains(.set("kmodguard_good_entry", oldEntry)))
+        #expect(result.grubChanges.contains(.unset("kmodguard_attempts")))
+        #expect(result.rebootInto == nil && result.failures == 0)
+    }
+
+    @Test func missingDriverIsBuiltVerifiedAndActivated() throws {
+        let result = run(try snapshot(grubenv: ["kmodguard_failed=\(new)", "kmodguard_reason=virtio_blk: not found"]))
+        #expect(result.steps.built == [new])
+        #expect(result.steps.rebuilt == [new])
+        #expect(result.state.kernels[new.string]?.state == "initramfs")
+        #expect(result.state.history.map(\.reason) == ["virtio_blk: not found"])
+        #expect(result.rebootInto == new)
+        #expect(result.grubChanges.contains(.set("next_entry", newEntry)))
+        #expect(result.grubChanges.contains(.set("kmodguard_trial", "armed")))
+        #expect(result.grubChanges.contains(.set("kmodguard_trial_kernel", new.string)))
+        #expect(result.grubChanges.contains(.unset("kmodguard_failed")))
+        #expect(result.failures == 0)
+    }
+
+    @Test func nextBootPolicyArmsButDoesNotReboot() throws {
+        let result = run(try snapshot(activate: "next-boot"))
+        #expect(result.rebootInto == nil)
+        #expect(result.grubChanges.contains(.set("kmodguard_trial", "armed")))
+        #expect(!result.grubChanges.contains { $0.name == "next_entry" })
+    }
+
+    @Test func compileFailurePinsAndIsNotRetriedUntilSomethingChanges() throws {
+        var steps = FakeSteps()
+        steps.driver[new] = .failed(message: "make failed", firstError: "virtio_blk.c:10:1: error: expected ';'", log: "/var/lib/kmodguard/logs/x.log")
+        let first = run(try snapshot(), steps: steps)
+        #expect(first.grubChanges.contains(.set("kmodguard_pin", oldEntry)))
+        #expect(first.rebootInto == nil)
+        #expect(first.failures == 1)
+        let record = try #require(first.state.kernels[new.string])
+        #expect(record.state == "failed" && record.firstError == "virtio_blk.c:10:1: error: expected ';'")
+
+        // Next boot: same inputs, no rebuild; the pin already set is not rewritten.
+        let second = run(try snapshot(grubenv: ["kmodguard_pin=\(oldEntry)"]), steps: steps, state: first.state)
+        #expect(second.steps.built.isEmpty)
+        #expect(!second.grubChanges.contains { $0.name == "kmodguard_pin" })
+        #expect(second.messages.contains { $0.contains("not retrying") })
+
+        // A new driver version is tried again.
+        var newer = steps
+        newer.identity = "virtio_blk-6.1.193"
+        newer.driver[new] = nil
+        let third = run(try snapshot(grubenv: ["kmodguard_pin=\(oldEntry)"]), steps: newer, state: first.state)
+        #expect(third.steps.built == [new])
+        #expect(third.grubChanges.contains(.unset("kmodguard_pin")))
+        #expect(third.rebootInto == new)
+    }
+
+    @Test func excludedKernelIsASkipThatStillPins() throws {
+        var steps = FakeSteps()
+        steps.driver[new] = .excluded("BUILD_EXCLUSIVE_KERNEL=\"^5\\.\" does not match this kernel")
+        let result = run(try snapshot(), steps: steps)
+        #expect(result.state.kernels[new.string]?.state == "excluded")
+        #expect(result.grubChanges.contains(.set("kmodguard_pin", oldEntry)))
+        #expect(result.steps.rebuilt.isEmpty)
+    }
+
+    @Test func initramfsFailureKeepsTheOldImageAndDoesNotActivate() throws {
+        var steps = FakeSteps()
+        steps.initramfs = .failed(message: "virtio_blk.ko is not in the new image", log: "/var/lib/kmodguard/logs/i.log")
+        let result = run(try snapshot(), steps: steps)
+        #expect(result.rebootInto == nil)
+        #expect(result.state.kernels[new.string]?.state == "failed")
+        #expect(result.grubChanges.contains(.set("kmodguard_pin", oldEntry)))
+    }
+
+    @Test func bootWithoutTheGuardPassingRecordsNoLastGood() throws {
+        let result = run(try snapshot(verdict: "gave-up", newHasDriver: true))
+        #expect(!result.grubChanges.contains { $0.name == "kmodguard_last_good" })
+    }
+
+    @Test func missingHeadersNameThePackage() throws {
+        var steps = FakeSteps()
+        steps.driver[new] = .headersMissing(package: "linux-headers-\(new)")
+        let result = run(try snapshot(), steps: steps)
+        #expect(result.state.kernels[new.string]?.message == "kernel headers missing: apt-get install linux-headers-\(new)")
+    }
+}
