@@ -11,7 +11,7 @@ public enum CompilerLog {
     /// has no recognizable error (then the caller points at the log itself).
     public static func firstError(_ log: String) -> String? {
         var firstMakeError: String?
-        for rawLine in log.split(separator: "\n", omittingEmptySubsequences: true) {
+        for rawLine in log.split(whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
             let line = trimmed(rawLine)
             if isCompilerError(line) || isModpostError(line) || isMissingCommand(line) { return String(line) }
             if firstMakeError == nil, isMakeError(line) { firstMakeError = String(line) }

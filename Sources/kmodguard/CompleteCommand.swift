@@ -27,8 +27,19 @@ struct CompleteCommand: ParsableCommand {
     var running: String?
     @Flag(name: .long, help: "Never reboot, even with ACTIVATE=reboot (the grubenv changes are still made).")
     var noReboot = false
+    @Flag(name: .long, help: "Run from a kernel install hook: never reboot, always exit 0 (problems are logged and shown by status).")
+    var hook = false
 
     func run() throws {
+        do {
+            try complete()
+        } catch {
+            guard hook else { throw error }
+            Logger(label: "kmodguard").error("\(String(describing: error))")
+        }
+    }
+
+    func complete() throws {
         let logger = Logger(label: "kmodguard")
         let context = CommandContext(root: global.systemRoot)
         let snapshot = try SystemSnapshot.take(context: context, kernelOverride: running)
@@ -41,7 +52,7 @@ struct CompleteCommand: ParsableCommand {
         try applyGrubChanges(completion.grubChanges, snapshot: snapshot, logger: logger)
 
         if let kernel = completion.rebootInto {
-            if noReboot || !context.root.isHost {
+            if noReboot || hook || !context.root.isHost {
                 logger.notice("not rebooting into \(kernel.string) (--no-reboot or --root)")
             } else {
                 logger.notice("rebooting into \(kernel.string)")
@@ -50,7 +61,7 @@ struct CompleteCommand: ParsableCommand {
                 if !result.succeeded { logger.error("reboot failed: \(result.output)") }
             }
         }
-        if completion.failures > 0 { throw ExitCode.failure }
+        if completion.failures > 0 && !hook { throw ExitCode.failure }
     }
 
     func applyGrubChanges(_ changes: [GrubChange], snapshot: SystemSnapshot, logger: Logger) throws {

@@ -7,7 +7,7 @@ struct Kmodguard: ParsableCommand {
         commandName: "kmodguard",
         abstract: "Keep a machine bootable when its out-of-tree storage driver is missing for a new kernel.",
         version: kmodguardVersionString,
-        subcommands: [CompleteCommand.self, StatusCommand.self, CheckCommand.self, BuildCommand.self, GrubenvCommand.self, NextBootCommand.self]
+        subcommands: [CompleteCommand.self, PrepareShutdownCommand.self, StatusCommand.self, CheckCommand.self, BuildCommand.self, GrubenvCommand.self, NextBootCommand.self]
     )
 
     @OptionGroup var global: GlobalOptions

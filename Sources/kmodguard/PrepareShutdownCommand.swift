@@ -1,0 +1,68 @@
+import ArgumentParser
+import KmodguardCompletion
+import KmodguardCore
+import KmodguardSystem
+import Logging
+
+/// `kmodguard prepare-shutdown`: what the vendor scripts do at shutdown, done safely.
+struct PrepareShutdownCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "prepare-shutdown",
+        abstract: "Before shutdown: pin the last good kernel if the next boot would pick one without its driver.",
+        discussion: """
+        Run by kmodguard-shutdown.service when the machine goes down. The kernel the next boot \
+        picks is next_entry's, else the pin's, else GRUB's default. If that kernel's module tree \
+        lacks a working guarded module, kmodguard_pin is set to the last good entry so the bad \
+        boot never happens. Never fails the shutdown: exit 0 unless the arguments are wrong.
+        """
+    )
+
+    @OptionGroup var global: GlobalOptions
+    @Option(name: .long, help: ArgumentHelp("Treat KVER as the running kernel (for a --root that is not booted).", valueName: "KVER"))
+    var running: String?
+
+    func run() throws {
+        let logger = Logger(label: "kmodguard")
+        do {
+            try prepare(logger: logger)
+        } catch {
+            logger.error("prepare-shutdown: \(String(describing: error))")
+        }
+    }
+
+    func prepare(logger: Logger) throws {
+        let context = CommandContext(root: global.systemRoot)
+        let snapshot = try SystemSnapshot.take(context: context, kernelOverride: running)
+        guard !snapshot.config.modules.isEmpty else { return }
+        let grub = snapshot.grub
+        let next: KernelRelease?
+        if let entry = grub.nextEntry {
+            next = snapshot.menu.entries.first { $0.path == entry || $0.id == entry }?.kernel
+        } else if let pin = grub.pin {
+            next = snapshot.menu.entries.first { $0.path == pin }?.kernel
+        } else {
+            next = snapshot.defaultKernel
+        }
+        guard let next, !snapshot.hasDriver(next) else {
+            logger.info("next boot: \(next?.string ?? "unknown kernel") has its driver; nothing to do")
+            return
+        }
+        let goodEntry = snapshot.guardPassed ? snapshot.runningEntry : grub.goodEntry
+        guard let goodEntry else {
+            logger.error("next boot picks \(next.string), which lacks its driver, and no good GRUB entry is known to pin")
+            return
+        }
+        if grub.nextEntry != nil {
+            logger.warning("next_entry boots \(next.string), which lacks its driver; leaving the one-shot choice as set")
+        }
+        guard grub.pin != goodEntry else { return }
+        let file = GrubEnvFile(path: snapshot.grubenvPath)
+        guard case .success(var block) = file.load(createIfMissing: true) else {
+            logger.error("cannot read \(snapshot.grubenvPath); kernel \(next.string) lacks its driver and nothing was pinned")
+            return
+        }
+        try block.set(KmodguardVariable.pin, goodEntry)
+        if let error = file.save(block) { throw CommandError.grubenv(error) }
+        logger.notice("next boot would pick \(next.string) without its driver: pinned \(goodEntry)")
+    }
+}
