@@ -34,12 +34,14 @@ kmodguard_validate() {
 # leaks into dracut). Call kmodguard_validate first.
 kmodguard_conf_value() {
     (
-        unset MODULES WAIT_FOR
+        unset MODULES WAIT_FOR BOOT_DEVICE GRUBENV
         # shellcheck disable=SC1090 # the admin's file, validated by kmodguard-early
         . "$dracutsysrootdir$kmodguard_conf" > /dev/null 2>&1 || exit 0
         case $1 in
             MODULES) printf '%s\n' "${MODULES-}" ;;
             WAIT_FOR) printf '%s\n' "${WAIT_FOR-}" ;;
+            BOOT_DEVICE) printf '%s\n' "${BOOT_DEVICE-}" ;;
+            GRUBENV) printf '%s\n' "${GRUBENV:-/boot/grub/grubenv}" ;;
         esac
     )
 }
@@ -99,13 +101,14 @@ installkernel() {
 
 # called by dracut
 install() {
-    local _list _out _line
+    local _list _out _line _grubenv _uuid
     inst_binary "$kmodguard_early"
     inst_simple "$kmodguard_conf"
 
     # Generated now, for the kernels installed at image-build time.
     _list=$(mktemp "${DRACUT_TMPDIR:-${TMPDIR:-/tmp}}/kmodguard-verified.XXXXXX") || return 1
     kmodguard_verified_kernels > "$_list"
+    chmod 0644 "$_list"
     inst_simple "$_list" /etc/kmodguard/verified-kernels
     if [[ -w $dracutsysrootdir/etc/kmodguard ]] \
         && ! cmp -s "$_list" "$dracutsysrootdir/etc/kmodguard/verified-kernels"; then
@@ -119,10 +122,16 @@ install() {
         # Say why now rather than at boot; the image is still built (the guard will fall back).
         _out=$("$dracutsysrootdir$kmodguard_early" --root "${dracutsysrootdir:-/}" --check \
             --kernel "$kernel" --config "$dracutsysrootdir$kmodguard_conf" --log stderr 2>&1)
-        dwarn "kmodguard: the guarded modules do not load for kernel $kernel; at boot the guard will schedule a fallback:"
+        dwarn "kmodguard: the guarded modules are not usable for kernel $kernel; at boot the guard will fail and fall back:"
         printf '%s\n' "$_out" | while IFS= read -r _line; do dwarn "  $_line"; done
     fi
     rm -f "$_list"
+
+    if [[ -z $(kmodguard_conf_value BOOT_DEVICE) ]]; then
+        _grubenv=$(kmodguard_conf_value GRUBENV)
+        _uuid=$(findmnt -n -o UUID -T "$dracutsysrootdir$_grubenv" 2> /dev/null)
+        dinfo "kmodguard: BOOT_DEVICE is empty: inside the initramfs the guard cannot reach $_grubenv; after a failed check it reboots at once and relies on GRUB's trial counter${_uuid:+ (the filesystem holding it: BOOT_DEVICE=UUID=$_uuid)}"
+    fi
 
     # pre-trigger: udevd runs, no device has been triggered and nothing waits for root yet.
     # pre-mount would be too late: it only runs once the root device exists. 10 runs after
