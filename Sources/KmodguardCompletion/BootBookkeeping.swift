@@ -29,6 +29,17 @@ public struct BootBookkeeping: Equatable, Sendable {
                     source: .trialNotBlessed, failedKernel: grub.trialKernel,
                     reason: "trial boot of " + (grub.trialKernel?.string ?? "the default kernel") + " never reached the post-boot service"))
                 result.changes.append(.set(KmodguardVariable.trial, TrialState.failed.rawValue))
+            } else {
+                // Still armed while another kernel runs: GRUB could not record the trial
+                // (save_env failed, so 01_kmodguard booted the good entry), or a one-shot
+                // next_entry boot of the trial kernel fell back. Either way it did not pass.
+                if grub.failedKernel == nil {
+                    result.events.append(FallbackEvent(
+                        source: .grub, failedKernel: grub.trialKernel,
+                        reason: "trial of " + (grub.trialKernel?.string ?? "the default kernel")
+                            + " was not started: GRUB could not save_env, or the boot fell back"))
+                }
+                result.changes += [.unset(KmodguardVariable.trial), .unset(KmodguardVariable.trialKernel)]
             }
         case .failed?:
             if let entry = grub.grubFallback {

@@ -121,11 +121,14 @@ public struct EarlyGuard<Platform: GuardPlatform> {
     /// Nil when every module loads and every device appears; otherwise the reason.
     mutating func check(_ config: GuardConfig) -> String? {
         var reasons: [String] = []
+        // /dev/kmsg takes about 10 records per 5 s from one writer: detail lines for the first
+        // few failures only, so the decision lines that follow are never rate-limited away.
+        let detailLimit = 3
         for module in config.modules {
             if let failure = platform.loadModule(module, kernel: kernel, dryRun: dryRun) {
-                platform.log(.error, "module " + module + ": " + failure.detail)
+                if reasons.count < detailLimit { platform.log(.error, "module " + module + ": " + failure.detail) }
                 reasons.append(module + ": " + failure.summary)
-            } else {
+            } else if config.modules.count <= detailLimit {
                 platform.log(.info, "module " + module + ": " + (dryRun ? "resolves and matches " + kernel.string : "loaded"))
             }
         }
@@ -328,7 +331,7 @@ public struct EarlyGuard<Platform: GuardPlatform> {
     }
 
     mutating func rebootForTrialCounter(_ why: String) -> GuardOutcome {
-        platform.log(.error, why + ": rebooting at once so GRUB's trial counter boots the last good kernel")
+        platform.log(.error, why + ": a reboot at once lets GRUB's trial counter boot the last good kernel")
         record(.grubenvUnreachable)
         rebootUnlessAsked()
         return .grubenvUnreachable

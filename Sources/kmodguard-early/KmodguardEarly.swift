@@ -37,7 +37,8 @@ struct KmodguardEarly {
         switch options.log {
         case .kmsg: useKmsg = true
         case .stderr: useKmsg = false
-        case .auto: useKmsg = root.isHost
+        // --check runs at image-build time on the build host: its kernel log is not the place.
+        case .auto: useKmsg = root.isHost && !options.checkOnly
         }
         let logger = Kmsg(useKmsg: useKmsg, root: SystemRoot("/"))
         let kernelText = options.kernel ?? Power.runningKernel() ?? ""

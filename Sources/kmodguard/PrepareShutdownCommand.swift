@@ -43,11 +43,25 @@ struct PrepareShutdownCommand: ParsableCommand {
         } else {
             next = snapshot.defaultKernel
         }
-        guard let next, !snapshot.hasDriver(next) else {
-            logger.info("next boot: \(next?.string ?? "unknown kernel") has its driver; nothing to do")
+        let goodEntry = snapshot.guardPassed ? snapshot.runningEntry : grub.goodEntry
+        guard let next else {
+            logger.info("next boot: cannot tell which kernel GRUB picks; nothing to do")
             return
         }
-        let goodEntry = snapshot.guardPassed ? snapshot.runningEntry : grub.goodEntry
+        if snapshot.hasDriver(next) {
+            // A kernel that has not booted with the guard passing gets GRUB's trial counter, so a
+            // boot that cannot even write grubenv still comes back to the good entry.
+            let lastGood = snapshot.guardPassed ? snapshot.running : grub.lastGood
+            guard grub.nextEntry == nil, grub.pin == nil,
+                  CompletionPlanner.needsTrial(defaultKernel: next, lastGood: lastGood, running: snapshot.running,
+                                               guardPassed: snapshot.guardPassed, grub: grub) else {
+                logger.info("next boot: \(next.string) has its driver; nothing to do")
+                return
+            }
+            try update(snapshot, CompletionPlanner.trial(for: next, goodEntry: goodEntry))
+            logger.notice("next boot: \(next.string) has not booted with its driver yet: GRUB trial armed")
+            return
+        }
         guard let goodEntry else {
             logger.error("next boot picks \(next.string), which lacks its driver, and no good GRUB entry is known to pin")
             return
@@ -56,13 +70,22 @@ struct PrepareShutdownCommand: ParsableCommand {
             logger.warning("next_entry boots \(next.string), which lacks its driver; leaving the one-shot choice as set")
         }
         guard grub.pin != goodEntry else { return }
-        let file = GrubEnvFile(path: snapshot.grubenvPath)
-        guard case .success(var block) = file.load(createIfMissing: true) else {
-            logger.error("cannot read \(snapshot.grubenvPath); kernel \(next.string) lacks its driver and nothing was pinned")
-            return
-        }
-        try block.set(KmodguardVariable.pin, goodEntry)
-        if let error = file.save(block) { throw CommandError.grubenv(error) }
+        try update(snapshot, [.set(KmodguardVariable.pin, goodEntry)])
         logger.notice("next boot would pick \(next.string) without its driver: pinned \(goodEntry)")
+    }
+
+    func update(_ snapshot: SystemSnapshot, _ changes: [GrubChange]) throws {
+        let file = GrubEnvFile(path: snapshot.grubenvPath)
+        var block: GrubEnvBlock
+        switch file.load(createIfMissing: true) {
+        case .success(let loaded): block = loaded
+        case .failure(let error): throw CommandError.grubenv(error)
+        }
+        do {
+            try block.apply(changes)
+        } catch {
+            throw CommandError.grubenvChange(path: file.path, error)
+        }
+        if let error = file.save(block) { throw CommandError.grubenv(error) }
     }
 }

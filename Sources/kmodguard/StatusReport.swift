@@ -64,9 +64,19 @@ struct StatusReport: Codable, Equatable {
             PersistentState.HistoryRecord(source: "guard", failedKernel: $0.string, reason: grub.failureReason ?? "", recorded: "pending")
         }
         let broken = kernels.filter { $0.driver != "installed" }
+        let pinnedKernel = grub.pin.flatMap { pin in snapshot.menu.entries.first { $0.path == pin }?.kernel }
+        if let pin = grub.pin, pinnedKernel == nil {
+            warnings.append("kmodguard_pin names no entry in " + snapshot.grubConfigPath + " (" + pin + "): GRUB silently boots its first entry")
+        }
+        if let entry = grub.goodEntry, !snapshot.menu.entries.contains(where: { $0.path == entry }) {
+            warnings.append("kmodguard_good_entry names no entry in " + snapshot.grubConfigPath + " (" + entry + ")")
+        }
         let summary: String
         if snapshot.config.modules.isEmpty {
             summary = "nothing guarded: set MODULES in " + snapshot.root.config
+        } else if broken.isEmpty, let pinnedKernel, pinnedKernel != snapshot.defaultKernel {
+            summary = "ATTENTION: pinned to " + pinnedKernel.string + " after " + (snapshot.defaultKernel?.string ?? "the default kernel")
+                + " failed to boot; see the last fallback below"
         } else if broken.isEmpty {
             summary = "OK: every installed kernel has " + snapshot.config.modules.joined(separator: " ")
         } else {
@@ -77,7 +87,7 @@ struct StatusReport: Codable, Equatable {
             }.joined(separator: "; ")
         }
         return StatusReport(
-            ok: !snapshot.config.modules.isEmpty && broken.isEmpty, summary: summary, runningKernel: snapshot.running.string,
+            ok: !snapshot.config.modules.isEmpty && broken.isEmpty && (pinnedKernel == nil || pinnedKernel == snapshot.defaultKernel), summary: summary, runningKernel: snapshot.running.string,
             guardedModules: snapshot.config.modules, guardResult: snapshot.guardVerdict, lastGood: grub.lastGood?.string,
             pin: grub.pin, trial: grub.trial?.rawValue, trialKernel: grub.trialKernel?.string, lastFallback: state.history.last,
             pendingFallback: pending, kernels: kernels, warnings: warnings)

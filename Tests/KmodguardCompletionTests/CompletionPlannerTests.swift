@@ -45,6 +45,16 @@ import Testing
         #expect(result.events.first?.failedKernel == new)
     }
 
+    @Test func armedTrialSeenFromAnotherKernelIsDisarmedAndRecorded() throws {
+        let armed = try grub(["kmodguard_trial=armed", "kmodguard_trial_kernel=\(new)"])
+        let result = BootBookkeeping.make(running: old, guardPassed: true, runningEntry: oldEntry, grub: armed)
+        #expect(result.changes.contains(.unset("kmodguard_trial")))
+        #expect(result.events.map(\.source) == [.grub])
+        let withGuardRecord = try grub(["kmodguard_trial=armed", "kmodguard_trial_kernel=\(new)", "kmodguard_failed=\(new)"])
+        #expect(BootBookkeeping.make(running: old, guardPassed: true, runningEntry: oldEntry, grub: withGuardRecord).events.map(\.source)
+            == [.guardFallback])
+    }
+
     @Test func grubFallbackIsRecordedOnce() throws {
         let failed = try grub(["kmodguard_trial=failed", "kmodguard_trial_kernel=\(new)", "kmodguard_grub_fallback=\(oldEntry)"])
         let result = BootBookkeeping.make(running: old, guardPassed: true, runningEntry: oldEntry, grub: failed)

@@ -137,6 +137,13 @@ import Testing
         #expect(!result.grubChanges.contains { $0.name == "kmodguard_last_good" })
     }
 
+    @Test func kernelThatFailedToBootIsPinnedEvenWithItsDriver() throws {
+        let result = run(try snapshot(newHasDriver: true, grubenv: ["kmodguard_failed=\(new)", "kmodguard_reason=device UUID=x did not appear"]))
+        #expect(result.steps.built.isEmpty)
+        #expect(result.grubChanges.contains(.set("kmodguard_pin", oldEntry)))
+        #expect(result.rebootInto == nil)
+    }
+
     @Test func missingHeadersNameThePackage() throws {
         var steps = FakeSteps()
         steps.driver[new] = .headersMissing(package: "linux-headers-\(new)")

@@ -33,6 +33,9 @@ struct CompletionRun<Steps: CompletionSteps> {
             say("recorded fallback: " + (event.failedKernel?.string ?? "?") + ": " + event.reason)
         }
         if guardPassed { say("kernel " + snapshot.running.string + " booted with its driver: recorded as last good") }
+        // A kernel that just failed to boot stays pinned away until something changes, even
+        // when its module tree looks complete (the device may not have appeared).
+        let failedToBoot = Set(bookkeeping.events.compactMap(\.failedKernel))
 
         guard !snapshot.config.modules.isEmpty else {
             say("nothing guarded: MODULES is empty in " + snapshot.root.config)
@@ -49,7 +52,7 @@ struct CompletionRun<Steps: CompletionSteps> {
 
         var nowHasDriver = Set(snapshot.kernels.filter { snapshot.hasDriver($0) })
         var builtNow: Set<KernelRelease> = []
-        var defaultFailed = false
+        var defaultFailed = snapshot.defaultKernel.map { failedToBoot.contains($0) && snapshot.hasDriver($0) } ?? false
         for (kernel, decision) in decisions {
             switch decision {
             case .hasDriver:
