@@ -1,0 +1,121 @@
+import Foundation
+import KmodguardCompletion
+import KmodguardCore
+import KmodguardSystem
+
+/// A driver source tree kmodguard can build: a DKMS tree (`dkms.conf` next to the sources, as in
+/// `/usr/src/NAME-VERSION`) or a plain Kbuild tree (a `Kbuild` file or a `Makefile` with `obj-m`).
+/// The tree itself is never written to: builds run in a copy.
+struct DriverSource: Sendable {
+    enum Kind: Sendable {
+        /// Built the way DKMS builds it: `MAKE[0]`, `PATCH[]`, `BUILD_EXCLUSIVE_*`, `BUILT_MODULE_*`.
+        case dkms(DkmsConfig)
+        /// `make -C $kernel_source_dir M=$build_dir modules`; the modules are what Kbuild lists in
+        /// `modules.order`.
+        case kbuild
+    }
+
+    /// Absolute path of the tree, symlinks resolved.
+    let directory: String
+    /// `PACKAGE_NAME`, or for a Kbuild tree the directory name up to `-VERSION`.
+    let name: String
+    /// `PACKAGE_VERSION`, or for a Kbuild tree the directory name after `NAME-` ("0" if none).
+    let version: String
+    let kind: Kind
+
+    var dkmsConfig: DkmsConfig? {
+        if case .dkms(let config) = kind { return config }
+        return nil
+    }
+
+    /// The modules the source declares (`BUILT_MODULE_NAME[]`); empty means "whatever Kbuild
+    /// built", read from `modules.order` after the build.
+    var declaredModules: [DkmsModule] { dkmsConfig?.modules ?? [] }
+
+    /// `dkms.conf` lines that are shell code (DKMS would run them, kmodguard does not).
+    var unsupportedLines: [Int] { dkmsConfig?.unsupportedLines ?? [] }
+
+    /// Reads the tree at `path` (relative paths are taken from the current directory).
+    static func locate(_ path: String) throws(DriverSourceError) -> DriverSource {
+        let directory = absolutePath(path)
+        guard Files.isDirectory(directory) else { throw .notFound(directory) }
+        let dkmsFile = directory + "/dkms.conf"
+        if Files.exists(dkmsFile) {
+            let bytes: [UInt8]
+            switch Files.read(dkmsFile, limit: 1024 * 1024) {
+            case .success(let read): bytes = read
+            case .failure(let error): throw .unreadable(error)
+            }
+            let config = DkmsConfig.parse(bytes)
+            guard let name = config.packageName, !name.isEmpty else { throw .missingKey("PACKAGE_NAME", file: dkmsFile) }
+            guard let version = config.packageVersion, !version.isEmpty else {
+                throw .missingKey("PACKAGE_VERSION", file: dkmsFile)
+            }
+            try validate(name, field: "PACKAGE_NAME", file: dkmsFile)
+            try validate(version, field: "PACKAGE_VERSION", file: dkmsFile)
+            for module in config.modules {
+                try validate(module.name, field: "BUILT_MODULE_NAME", file: dkmsFile)
+                try validateLocation(module.builtLocation, file: dkmsFile)
+            }
+            return DriverSource(directory: directory, name: name, version: version, kind: .dkms(config))
+        }
+        guard isKbuildTree(directory) else { throw .notADriverSource(directory) }
+        let (name, version) = splitNameVersion(lastComponent(directory))
+        try validate(name, field: "directory name", file: directory)
+        try validate(version, field: "directory name", file: directory)
+        return DriverSource(directory: directory, name: name, version: version, kind: .kbuild)
+    }
+
+    /// The source named by `SOURCE=` in the configuration, a path inside `root`.
+    static func configured(_ config: GuardConfig, root: SystemRoot) throws(DriverSourceError) -> DriverSource {
+        guard let source = config.source, !source.isEmpty else { throw .notConfigured(configFile: root.config) }
+        return try locate(root.path(source))
+    }
+
+    /// A `Kbuild` file, or a `Makefile` that declares `obj-m`/`obj-$(CONFIG_…)` modules.
+    static func isKbuildTree(_ directory: String) -> Bool {
+        if Files.exists(directory + "/Kbuild") { return true }
+        guard case .success(let bytes) = Files.read(directory + "/Makefile", limit: 1024 * 1024) else { return false }
+        let text = String(decoding: bytes, as: UTF8.self)
+        return text.contains("obj-m") || text.contains("obj-$(CONFIG_")
+    }
+
+    /// `virtio_blk-6.1.192-2` → (`virtio_blk`, `6.1.192-2`): the version starts at the first
+    /// `-` followed by a digit, as in `/usr/src/NAME-VERSION`.
+    static func splitNameVersion(_ base: String) -> (String, String) {
+        let characters = Array(base)
+        for index in characters.indices where characters[index] == "-" && index > 0 && index + 1 < characters.count {
+            if characters[index + 1].isNumber {
+                return (String(characters[..<index]), String(characters[(index + 1)...]))
+            }
+        }
+        return (base, "0")
+    }
+
+    /// Names become directory and file names: no `/`, no leading `.`, nothing a shell would expand.
+    static func validate(_ value: String, field: String, file: String) throws(DriverSourceError) {
+        let allowed = value.unicodeScalars.allSatisfy { scalar in
+            (scalar >= "a" && scalar <= "z") || (scalar >= "A" && scalar <= "Z") || (scalar >= "0" && scalar <= "9")
+                || scalar == "." || scalar == "_" || scalar == "-" || scalar == "+" || scalar == "~"
+        }
+        guard allowed, !value.isEmpty, !value.hasPrefix("."), !value.hasPrefix("-") else {
+            throw .invalidName(field: field, value: value, file: file)
+        }
+    }
+
+    /// `BUILT_MODULE_LOCATION` is a subdirectory of the build tree: no absolute path, no `..`.
+    static func validateLocation(_ location: String, file: String) throws(DriverSourceError) {
+        guard !location.hasPrefix("/"), !location.split(separator: "/").contains("..") else {
+            throw .invalidName(field: "BUILT_MODULE_LOCATION", value: location, file: file)
+        }
+    }
+
+    static func absolutePath(_ path: String) -> String {
+        let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        return URL(fileURLWithPath: absolute).resolvingSymlinksInPath().path
+    }
+
+    static func lastComponent(_ path: String) -> String {
+        String(path.split(separator: "/").last ?? Substring(path))
+    }
+}
