@@ -33,9 +33,13 @@ enum InitramfsGeneratorKind: String, CaseIterable, Sendable, CustomStringConvert
     }
 
     /// Arguments that build the image for `kernel` into `output` (a path the builder sees).
-    /// `mkinitramfs -o` rather than `update-initramfs -u`: update-initramfs writes straight over
-    /// the live image (via its own `.new` file) before anyone could look inside; kmodguard builds
-    /// into its own temporary file, verifies it, and only then replaces the image itself.
+    /// `mkinitramfs -o` rather than `update-initramfs -u`: update-initramfs renames its `.new`
+    /// file over the live image before anyone could look inside; kmodguard builds into its own
+    /// temporary file, verifies it, and only then replaces the image itself. Of what else
+    /// update-initramfs does, `Initramfs.rebuild` keeps the fsync and runs
+    /// `/etc/initramfs/post-update.d` (flash-kernel and the like); it drops the `.bak` copy
+    /// (`backup_initramfs`; the old image stays until the new one is verified anyway) and does
+    /// not honour `update_initramfs=no`: the admin configured kmodguard to put this driver in.
     func buildArguments(output: String, kernel: String) -> [String] {
         switch self {
         case .initramfsTools: return ["-o", output, kernel]
