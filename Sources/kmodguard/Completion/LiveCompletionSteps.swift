@@ -43,6 +43,10 @@ struct LiveCompletionSteps: CompletionSteps {
         do {
             let initramfs = try Initramfs.detect(root: context.root, runner: context.runner)
             let result = try initramfs.rebuild(kernel: kernel, requiredModules: modules)
+            // grub-mkconfig writes an initrd line only for an image that existed when it ran.
+            if !result.replacedExisting, context.root.isHost, let updateGrub = findExecutable("update-grub") {
+                _ = try? context.run(ExternalCommand(updateGrub))
+            }
             return .verified(image: result.image)
         } catch {
             if case .generatorMissing = error { return .skipped(error.description) }
