@@ -67,6 +67,7 @@ if embedded {
     dependencies = [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
     ]
     targets += [
         // Pure post-boot logic (dkms.conf, build exclusions, compiler logs, planning): no
@@ -76,9 +77,13 @@ if embedded {
             dependencies: ["KmodguardCore"],
             swiftSettings: strictSwift
         ),
+        // libcurl: dynamic, CLI only (Debian has no static krb5 to link it statically).
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl"),
         .executableTarget(
             name: "kmodguard",
             dependencies: [
+                "CCurl",
+                .product(name: "Crypto", package: "swift-crypto"),
                 "KmodguardCore", "KmodguardSystem", "KmodguardCompletion",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

@@ -7,7 +7,8 @@ struct Kmodguard: ParsableCommand {
         commandName: "kmodguard",
         abstract: "Keep a machine bootable when its out-of-tree storage driver is missing for a new kernel.",
         version: kmodguardVersionString,
-        subcommands: [CompleteCommand.self, PrepareShutdownCommand.self, StatusCommand.self, CheckCommand.self, BuildCommand.self, GrubenvCommand.self, NextBootCommand.self]
+        subcommands: [CompleteCommand.self, PrepareShutdownCommand.self, StatusCommand.self, CheckCommand.self, BuildCommand.self,
+                      KeygenCommand.self, PublishCommand.self, GrubenvCommand.self, NextBootCommand.self]
     )
 
     @OptionGroup var global: GlobalOptions

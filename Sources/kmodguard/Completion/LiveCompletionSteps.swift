@@ -1,25 +1,60 @@
 import KmodguardCore
 
-/// The real per-kernel steps: the configured source (SOURCE) → DriverBuilder → ModuleInstaller
-/// (updates/kmodguard + depmod), then Initramfs (rebuild, verify, replace).
+/// The real per-kernel steps: the driver from the signed database (DATABASE_URL: a prebuilt
+/// module for this exact kernel, or a source tarball) or from the local tree (SOURCE), built by
+/// DriverBuilder and installed by ModuleInstaller (updates/kmodguard + depmod); then Initramfs
+/// (rebuild, verify, replace).
 struct LiveCompletionSteps: CompletionSteps {
     let context: CommandContext
     let snapshot: SystemSnapshot
 
+    var database: DriverDatabase? {
+        snapshot.config.databaseURL.map { DriverDatabase(url: $0, root: context.root, runner: context.runner) }
+    }
+
     func driverIdentity() -> String {
+        if let database { return database.fingerprint() }
         if let source = try? DriverSource.configured(snapshot.config, root: context.root) {
             return source.name + "-" + source.version
         }
-        return snapshot.config.source ?? snapshot.config.databaseURL ?? "none"
+        return snapshot.config.source ?? "none"
     }
 
     mutating func obtainDriver(for kernel: KernelRelease) -> DriverOutcome {
+        if let database { return obtain(from: database, kernel: kernel) }
         let source: DriverSource
         do {
             source = try DriverSource.configured(snapshot.config, root: context.root)
         } catch {
             return .failed(message: error.description, firstError: nil, log: nil)
         }
+        return buildAndInstall(source, kernel: kernel)
+    }
+
+    func obtain(from database: DriverDatabase, kernel: KernelRelease) -> DriverOutcome {
+        let delivered: DatabaseDriver
+        do {
+            delivered = try database.fetch(for: kernel, modules: snapshot.config.modules)
+        } catch {
+            return .failed(message: "driver database: " + error.description + "; nothing installed", firstError: nil, log: nil)
+        }
+        switch delivered {
+        case .source(let directory, _):
+            do {
+                return buildAndInstall(try DriverSource.locate(directory), kernel: kernel)
+            } catch {
+                return .failed(message: error.description, firstError: nil, log: nil)
+            }
+        case .prebuilt(let paths, let driver):
+            // Verified by sha256 and vermagic in DriverDatabase.fetch.
+            let modules = paths.keys.sorted().map { BuiltModule(name: $0, path: paths[$0] ?? "", vermagic: "") }
+            let output = BuildOutput(sourceName: driver, sourceVersion: "", kernel: kernel, modules: modules,
+                                     buildDirectory: "", log: "", seconds: 0)
+            return install(output, kernel: kernel, driver: driver)
+        }
+    }
+
+    func buildAndInstall(_ source: DriverSource, kernel: KernelRelease) -> DriverOutcome {
         let output: BuildOutput
         do {
             output = try DriverBuilder(root: context.root, runner: context.runner).build(source, for: kernel)
@@ -31,12 +66,16 @@ struct LiveCompletionSteps: CompletionSteps {
             default: return .failed(message: error.description, firstError: nil, log: error.log)
             }
         }
+        return install(output, kernel: kernel, driver: source.name + "-" + source.version)
+    }
+
+    func install(_ output: BuildOutput, kernel: KernelRelease, driver: String) -> DriverOutcome {
         do {
             _ = try ModuleInstaller.install(output, kernel: kernel, root: context.root, runner: context.runner)
         } catch {
-            return .failed(message: "install: " + error.description, firstError: nil, log: output.log)
+            return .failed(message: "install: " + error.description, firstError: nil, log: output.log.isEmpty ? nil : output.log)
         }
-        return .installed(driver: source.name + "-" + source.version, modules: output.modules.map(\.name))
+        return .installed(driver: driver, modules: output.modules.map(\.name))
     }
 
     mutating func rebuildInitramfs(for kernel: KernelRelease, modules: [String]) -> InitramfsOutcome {

@@ -1,0 +1,18 @@
+import KmodguardCore
+
+/// How patient and how trusting downloads are. The defaults suit a boot-time service on a
+/// slow link; tests shorten the waits and add their own CA.
+struct DownloadPolicy: Sendable {
+    var connectTimeoutSeconds: Double = 20
+    /// For one attempt, connection included.
+    var totalTimeoutSeconds: Double = 600
+    /// Attempts per URL; only transient failures (5xx, timeouts, resets, refused) are retried.
+    var attempts = 4
+    /// Wait before the second attempt; doubled before each further one.
+    var backoffSeconds: Double = 2
+    /// A PEM bundle trusted in addition to the system's CA directory (libcurl's CAINFO).
+    var caFile: String?
+    var userAgent = "kmodguard/" + kmodguardVersion
+
+    init() {}
+}

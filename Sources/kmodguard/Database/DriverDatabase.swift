@@ -1,0 +1,112 @@
+import KmodguardCompletion
+import KmodguardCore
+
+/// The client of a remote driver database (docs/database.md): fetches `index.json.sig` and
+/// `index.json`, verifies the Ed25519 signature against the trusted keys before reading a byte
+/// of the index, refuses replayed (older) indexes, picks the driver for a kernel, and downloads
+/// a prebuilt module for that exact kernel or else the source tarball, verified by size and
+/// SHA-256 (and vermagic for modules) into a content-addressed cache. Installs nothing.
+struct DriverDatabase {
+    /// `DATABASE_URL`: the database directory or its index.json.
+    let url: String
+    let root: SystemRoot
+    let runner: any ProcessRunning
+    var policy: DownloadPolicy
+    var limits = ExtractionLimits()
+    /// Progress lines (downloads, cache reuse) for the journal.
+    var log: (String) -> Void = { _ in }
+
+    static let indexLimit = 16 << 20
+    static let signatureLimit = 4096
+
+    init(url: String, root: SystemRoot, runner: any ProcessRunning = LiveProcessRunner(), policy: DownloadPolicy = DownloadPolicy()) {
+        self.url = url
+        self.root = root
+        self.runner = runner
+        self.policy = policy
+    }
+
+    var indexURL: String { DatabaseURL.index(url) }
+
+    /// Where extracted source trees go: `ROOT/var/lib/kmodguard/sources/NAME-VERSION`.
+    var sourcesDirectory: String { root.stateDirectory + "/sources" }
+
+    /// The driver for `kernel` providing `modules` (the guarded modules; empty: any driver),
+    /// optionally only the driver called `name`. A prebuilt module set for exactly this kernel
+    /// is preferred; otherwise the source tree of the newest supporting version.
+    func fetch(for kernel: KernelRelease, modules: [String], name: String? = nil) throws(DatabaseError) -> DatabaseDriver {
+        let index = try loadIndex()
+        guard let selection = index.select(kernel: kernel, modules: modules, name: name) else {
+            let offered = index.drivers.filter { name == nil || $0.name == name }.map { driver in
+                driver.identity + " (modules " + driver.modules.joined(separator: ",") + "; kernels "
+                    + (driver.kernels.isEmpty ? "any" : driver.kernels.map(\.description).joined(separator: ",")) + ")"
+            }
+            throw .noDriver(url: indexURL, kernel: kernel.string, modules: modules, offered: offered)
+        }
+        let driver = selection.driver
+        let cache = ContentCache(root: root, downloader: Downloader(policy: policy))
+        cache.prune(keeping: index)
+        if let prebuilt = selection.prebuilt {
+            var paths: [String: String] = [:]
+            let vermagic = ModuleVermagic(root: root, runner: runner)
+            for module in prebuilt.keys.sorted() {
+                guard let artifact = prebuilt[module] else { continue }
+                let artifactURL = try resolve(artifact.url, field: driver.identity + " prebuilt " + module)
+                let file = try cache.file(artifact, url: artifactURL, name: module + ".ko")
+                log((file.reused ? "reused cached " : "downloaded ") + artifactURL)
+                try vermagic.verify(file.path, module: module, kernel: kernel, url: artifactURL)
+                paths[module] = file.path
+            }
+            return .prebuilt(paths, driver: driver.identity)
+        }
+        let sourceURL = try resolve(driver.source.url, field: driver.identity + " source")
+        let tarball = try cache.file(driver.source, url: sourceURL, name: driver.identity + ".tar.gz")
+        log((tarball.reused ? "reused cached " : "downloaded ") + sourceURL)
+        let extractor = SafeExtractor(limits: limits, runner: runner)
+        let directory = try extractor.extractSource(tarball.path, to: sourcesDirectory + "/" + driver.identity, url: sourceURL)
+        return .source(directory: directory, driver: driver.identity)
+    }
+
+    /// The current index, authentic and not older than any accepted before (its generation is
+    /// then recorded). The signature is fetched first and checked before the index is parsed.
+    func loadIndex() throws(DatabaseError) -> DriverIndex {
+        let keys = try KeyRing.load(root: root)
+        let indexURL = indexURL
+        let signatureURL = DatabaseURL.signature(ofIndex: indexURL)
+        let downloader = Downloader(policy: policy)
+        let signatureBytes: [UInt8]
+        do {
+            signatureBytes = try downloader.fetch(signatureURL, limit: Self.signatureLimit)
+        } catch {
+            guard case .transfer(_, let failure, _) = error, failure.isNotFound else { throw error }
+            // No signature: report a missing index as such (a wrong DATABASE_URL), else refuse.
+            _ = try downloader.fetch(indexURL, limit: Self.indexLimit)
+            throw .signatureMissing(url: signatureURL, failure)
+        }
+        let indexBytes = try downloader.fetch(indexURL, limit: Self.indexLimit)
+        let signature = try IndexSignature.parse(signatureBytes, url: signatureURL)
+        try keys.verify(signature, of: indexBytes, url: indexURL)
+
+        let index = try IndexCodec.decode(indexBytes, url: indexURL)
+        let digest = FileDigest.sha256(indexBytes)
+        let store = GenerationStore(root: root)
+        try store.check(url: indexURL, generation: index.generation, sha256: digest)
+        try store.record(url: indexURL, generation: index.generation, sha256: digest)
+        return index
+    }
+
+    /// For `complete`'s retry fingerprint: changes whenever the publisher publishes (the
+    /// generation) and stays put while the database is unreachable or refused, so a failed
+    /// driver is retried after a new publication but not on every boot.
+    func fingerprint() -> String {
+        guard let index = try? loadIndex() else { return "database " + indexURL + " unavailable" }
+        return "database " + indexURL + " generation " + String(index.generation)
+    }
+
+    private func resolve(_ reference: String, field: String) throws(DatabaseError) -> String {
+        guard let resolved = DatabaseURL.resolve(reference, relativeTo: indexURL) else {
+            throw .index(url: indexURL, reason: field + " URL '" + reference + "' is not https, http or file")
+        }
+        return resolved
+    }
+}

@@ -1,0 +1,151 @@
+import Foundation
+
+/// A real HTTPS server on 127.0.0.1 for the database tests: Python's http.server behind TLS with
+/// a certificate from a throwaway CA that the test makes with openssl. Serves `documentRoot`,
+/// plus fault paths:
+///   /status/CODE/…          answers CODE
+///   /truncate/PATH          announces PATH's full length, sends half, closes
+///   /slow/SECONDS/PATH      waits, then serves PATH
+///   /flaky/N/ID/PATH        answers 503 to the first N requests for ID, then serves PATH
+/// One server per test process; it exits (removing its directory) when the test process does.
+struct DatabaseTestServer: Sendable {
+    let port: Int
+    let caFile: String
+    let documentRoot: String
+    let directory: String
+
+    var base: String { "https://127.0.0.1:" + String(port) }
+
+    static let shared: Result<DatabaseTestServer, DatabaseTestFailure> = Result { () throws(DatabaseTestFailure) in try start() }
+
+    static func start() throws(DatabaseTestFailure) -> DatabaseTestServer {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kmodguard-https-" + UUID().uuidString).path
+        let documentRoot = directory + "/www"
+        do {
+            try FileManager.default.createDirectory(atPath: documentRoot, withIntermediateDirectories: true)
+            try Data(script.utf8).write(to: URL(fileURLWithPath: directory + "/server.py"))
+        } catch {
+            throw DatabaseTestFailure("cannot prepare " + directory + ": " + String(describing: error))
+        }
+        // A CA, and a server certificate it signs for 127.0.0.1 and localhost.
+        try DatabaseTestSupport.run("/usr/bin/openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                                                          "-nodes", "-keyout", directory + "/ca.key", "-out", directory + "/ca.pem",
+                                                          "-days", "2", "-subj", "/CN=kmodguard test CA",
+                                                          "-addext", "basicConstraints=critical,CA:TRUE",
+                                                          "-addext", "keyUsage=critical,keyCertSign,cRLSign"])
+        try DatabaseTestSupport.run("/usr/bin/openssl", ["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                                                          "-keyout", directory + "/server.key", "-out", directory + "/server.csr",
+                                                          "-subj", "/CN=127.0.0.1"])
+        try Data("subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n".utf8)
+            .writeOrFail(directory + "/server.ext")
+        try DatabaseTestSupport.run("/usr/bin/openssl", ["x509", "-req", "-in", directory + "/server.csr", "-CA", directory + "/ca.pem",
+                                                          "-CAkey", directory + "/ca.key", "-CAcreateserial", "-days", "2",
+                                                          "-extfile", directory + "/server.ext", "-out", directory + "/server.pem"])
+
+        let process = Process()
+        let python = FileManager.default.isExecutableFile(atPath: "/usr/bin/python3") ? "/usr/bin/python3" : "/usr/local/bin/python3"
+        process.executableURL = URL(fileURLWithPath: python)
+        process.arguments = [directory + "/server.py", directory + "/server.pem", directory + "/server.key", documentRoot]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        do {
+            try process.run()
+        } catch {
+            throw DatabaseTestFailure("cannot start " + python + ": " + String(describing: error))
+        }
+        var line = Data()
+        while !line.contains(UInt8(ascii: "\n")) {
+            let chunk = output.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            line += chunk
+        }
+        guard let port = Int(String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            throw DatabaseTestFailure("the HTTPS test server did not report its port")
+        }
+        DatabaseTestServerProcess.keep(process)
+        return DatabaseTestServer(port: port, caFile: directory + "/ca.pem", documentRoot: documentRoot, directory: directory)
+    }
+
+    static let script = #"""
+    import http.server, os, shutil, ssl, sys, threading, time
+
+    cert, key, root = sys.argv[1], sys.argv[2], sys.argv[3]
+    parent = os.getppid()
+    flaky = {}
+    lock = threading.Lock()
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=root, **kwargs)
+
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            parts = self.path.split("/")
+            if len(parts) > 2 and parts[1] == "status":
+                self.send_error(int(parts[2]))
+                return
+            if len(parts) > 3 and parts[1] == "slow":
+                time.sleep(float(parts[2]))
+                self.path = "/" + "/".join(parts[3:])
+            elif len(parts) > 4 and parts[1] == "flaky":
+                with lock:
+                    seen = flaky.get(parts[3], 0)
+                    flaky[parts[3]] = seen + 1
+                if seen < int(parts[2]):
+                    self.send_error(503)
+                    return
+                self.path = "/" + "/".join(parts[4:])
+            elif len(parts) > 2 and parts[1] == "truncate":
+                path = self.translate_path("/" + "/".join(parts[2:]))
+                with open(path, "rb") as f:
+                    body = f.read()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body[: len(body) // 2])
+                self.wfile.flush()
+                self.close_connection = True
+                return
+            super().do_GET()
+
+    def watchdog():
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        shutil.rmtree(os.path.dirname(os.path.abspath(__file__)), ignore_errors=True)
+        os._exit(0)
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=watchdog, daemon=True).start()
+    print(server.server_address[1], flush=True)
+    server.serve_forever()
+    """#
+}
+
+/// Keeps the server's Process object alive for the whole test run.
+enum DatabaseTestServerProcess {
+    nonisolated(unsafe) private static var processes: [Process] = []
+    private static let lock = NSLock()
+
+    static func keep(_ process: Process) {
+        lock.lock()
+        processes.append(process)
+        lock.unlock()
+    }
+}
+
+extension Data {
+    func writeOrFail(_ path: String) throws(DatabaseTestFailure) {
+        do {
+            try write(to: URL(fileURLWithPath: path))
+        } catch {
+            throw DatabaseTestFailure("cannot write " + path + ": " + String(describing: error))
+        }
+    }
+}
