@@ -49,12 +49,14 @@ struct CompleteIntegrationTests {
 
         func entry(_ kernel: String) throws -> String {
             let menu = GrubMenu(parsing: Array(try Data(contentsOf: URL(fileURLWithPath: root.path + "/boot/grub/grub.cfg"))))
-            return try #require(menu.entry(for: try #require(KernelRelease(kernel)))?.path)
+            let release = try #require(KernelRelease(kernel))
+            return try #require(menu.entry(for: release)?.path)
         }
 
         func status() throws -> [String: Any] {
             let result = try kmodguard(["status", "--json", "--running", root.old])
-            return try #require(try JSONSerialization.jsonObject(with: result.stdout) as? [String: Any])
+            let object = try JSONSerialization.jsonObject(with: result.stdout)
+            return try #require(object as? [String: Any])
         }
     }
 
