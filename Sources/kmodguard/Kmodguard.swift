@@ -8,7 +8,7 @@ struct Kmodguard: ParsableCommand {
         abstract: "Keep a machine bootable when its out-of-tree storage driver is missing for a new kernel.",
         version: kmodguardVersionString,
         subcommands: [CompleteCommand.self, PrepareShutdownCommand.self, StatusCommand.self, CheckCommand.self, BuildCommand.self,
-                      KeygenCommand.self, PublishCommand.self, GrubenvCommand.self, NextBootCommand.self]
+                      KeygenCommand.self, PublishCommand.self, KernelRemovedCommand.self, GrubenvCommand.self, NextBootCommand.self]
     )
 
     @OptionGroup var global: GlobalOptions

@@ -121,3 +121,20 @@ import Testing
         #expect(!CompletionPlanner.needsTrial(defaultKernel: new, lastGood: old, running: old, guardPassed: true, grub: GrubState(block)))
     }
 }
+
+@Suite struct KernelRemovalTests {
+    @Test func forgetsOnlyWhatNamesTheKernel() throws {
+        let gone = KernelRelease("6.1.0-55-cloud-amd64")!
+        var block = GrubEnvBlock()
+        try block.apply(assignments: [
+            "kmodguard_pin=gnulinux-advanced-u>gnulinux-6.1.0-55-cloud-amd64-advanced-u",
+            "kmodguard_good_entry=gnulinux-advanced-u>gnulinux-6.1.0-55-cloud-amd64-advanced-u",
+            "kmodguard_last_good=6.1.0-55-cloud-amd64",
+            "kmodguard_trial=armed", "kmodguard_trial_kernel=6.1.0-56-cloud-amd64",
+        ])
+        let changes = KernelRemoval.changes(removing: gone, grub: GrubState(block))
+        #expect(changes == [.unset("kmodguard_pin"), .unset("kmodguard_good_entry"), .unset("kmodguard_last_good")])
+        // 6.1.0-5 is not 6.1.0-55.
+        #expect(KernelRemoval.changes(removing: KernelRelease("6.1.0-5-cloud-amd64")!, grub: GrubState(block)).isEmpty)
+    }
+}

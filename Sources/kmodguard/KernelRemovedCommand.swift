@@ -1,0 +1,52 @@
+import ArgumentParser
+import Foundation
+import KmodguardCompletion
+import KmodguardCore
+import KmodguardSystem
+import Logging
+
+/// `kmodguard kernel-removed KVER`: forget a kernel whose package is being removed.
+struct KernelRemovedCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kernel-removed",
+        abstract: "Forget a removed kernel: clear grubenv variables and state that name it.",
+        discussion: """
+        Run by /etc/kernel/postrm.d/zz-kmodguard. GRUB 2.06 silently boots its first entry when \
+        a pin or good entry names a menu entry that no longer exists, which may be exactly the \
+        kernel without a driver; so kmodguard_pin, kmodguard_good_entry, kmodguard_last_good and \
+        a trial that name KVER are removed, and so is KVER's record in state.json. Never fails \
+        the package removal: exit 0 unless the arguments are wrong.
+        """
+    )
+
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: ArgumentHelp("The removed kernel release.", valueName: "KVER"))
+    var kernel: String
+
+    func run() throws {
+        let logger = Logger(label: "kmodguard")
+        guard let release = KernelRelease(kernel) else { throw CommandError.invalidKernelRelease(kernel) }
+        do {
+            try forget(release, logger: logger)
+        } catch {
+            logger.error("kernel-removed \(release.string): \(String(describing: error))")
+        }
+    }
+
+    func forget(_ release: KernelRelease, logger: Logger) throws {
+        let context = CommandContext(root: global.systemRoot)
+        let config = try context.loadConfig()
+        let file = GrubEnvFile(path: context.root.path(config.grubenv))
+        if case .success(var block) = file.load(createIfMissing: false) {
+            let changes = KernelRemoval.changes(removing: release, grub: GrubState(block))
+            if !changes.isEmpty {
+                try block.apply(changes)
+                if let error = file.save(block) { throw CommandError.grubenv(error) }
+                logger.notice("kernel \(release.string) removed: unset \(changes.map(\.name).joined(separator: " "))")
+            }
+        }
+        let store = StateStore(root: context.root)
+        var state = try store.load()
+        if state.kernels.removeValue(forKey: release.string) != nil { try store.save(state) }
+    }
+}
