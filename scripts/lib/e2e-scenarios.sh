@@ -1,0 +1,621 @@
+# shellcheck shell=sh
+# Variables set here are read by scripts/e2e:
+# shellcheck disable=SC2034
+# e2e-scenarios.sh - the scenarios of scripts/e2e and their assertions. Source after common.sh,
+# e2e-image.sh and e2e-boot.sh. Every assertion reads what the guest left behind: its serial
+# console, its end-of-boot report (ttyS1) and the disk image (grubenv, files, the initramfs),
+# never only the harness's own bookkeeping.
+
+E2E_ALL_SCENARIOS="control main main-database database-down compile-error power-cut-build power-cut-initramfs"
+
+e2e_scenario_doc() {
+	case $1 in
+	main) echo "new kernel lacks its driver: guard -> fallback -> rebuild (SOURCE tree) -> new kernel boots (3 boots)" ;;
+	main-database) echo "main, with the driver source from the signed database over HTTP (guestfwd) (3 boots)" ;;
+	database-down) echo "database unreachable: stays on the old kernel, pinned; once it is back, completes (4 boots)" ;;
+	control) echo "the same image without kmodguard: the new kernel must not find its root (1 boot)" ;;
+	compile-error) echo "the driver source does not compile: stays on the old kernel, pinned, no loop (4 boots)" ;;
+	power-cut-build) echo "power cut during the driver build: the next boots still end on a working kernel" ;;
+	power-cut-initramfs) echo "power cut during the initramfs rebuild: the next boots still end on a working kernel" ;;
+	esac
+}
+
+# ---------------------------------------------------------------------------------------------
+# kmodguard's binaries for the guest.
+# ---------------------------------------------------------------------------------------------
+
+# e2e_shadow_repo DIR: a tree scripts/install can run from: symlinks to the repository, but its
+# own out/ (a snapshot: others may rebuild out/ while a run takes its time). The CLI must run
+# without the Swift toolchain's /opt/swift runtime, which a guest does not have: when out/kmodguard
+# links it dynamically, a --static-swift-stdlib build is made here (scratch path .build-e2e).
+e2e_shadow_repo() {
+	mkdir -p "$1/out"
+	for _esr in etc dracut initramfs-tools grub.d systemd kernel man scripts Tests; do
+		ln -sfn "$E2E_REPO/$_esr" "$1/$_esr"
+	done
+	cp "$E2E_REPO/out/kmodguard-early" "$1/out/kmodguard-early"
+	if ldd "$E2E_REPO/out/kmodguard" 2>/dev/null | grep -q 'libswiftCore\.so'; then
+		log "out/kmodguard needs the Swift runtime (libswiftCore.so from the toolchain): a guest has" \
+			"none; building a --static-swift-stdlib CLI (scratch path .build-e2e)"
+		_e2e_static_cli "$1/out/kmodguard"
+	else
+		cp "$E2E_REPO/out/kmodguard" "$1/out/kmodguard"
+	fi
+	if ldd "$1/out/kmodguard" 2>/dev/null | grep -q 'libswift'; then
+		die "the CLI for the guest still links the Swift runtime dynamically"
+	fi
+}
+
+_e2e_static_cli() {
+	_esc_t0=$(date +%s)
+	(
+		cd "$E2E_REPO"
+		PATH="/opt/swift/usr/bin:$PATH"
+		export PATH
+		swift build -q -c release --product kmodguard --static-swift-stdlib \
+			--scratch-path .build-e2e >&2
+		_esc_bin=$(swift build -c release --product kmodguard --static-swift-stdlib \
+			--scratch-path .build-e2e --show-bin-path)
+		strip -o "$1" "$_esc_bin/kmodguard"
+	) || die "static CLI build failed"
+	log "static CLI: $(($(stat -c %s "$1") / 1024)) KiB, $(($(date +%s) - _esc_t0)) s"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Checks.
+# ---------------------------------------------------------------------------------------------
+
+# check DESCRIPTION COMMAND [ARG...]: one assertion of the current scenario.
+check() {
+	_c_what=$1
+	shift
+	if "$@" >"$WORK/check.out" 2>&1; then
+		E2E_PASSED=$((E2E_PASSED + 1))
+		SC_PASSED=$((SC_PASSED + 1))
+		log "ok   $_c_what"
+	else
+		E2E_FAILED=$((E2E_FAILED + 1))
+		SC_FAILED=$((SC_FAILED + 1))
+		log "FAIL $_c_what"
+		sed 's/^/    /' "$WORK/check.out" >&2
+		printf '%s\n' "$_c_what" >>"$E2E_RUN/failures"
+	fi
+}
+
+# observe DESCRIPTION COMMAND [ARG...]: like check, for a known kmodguard defect: a failure is
+# reported (WARN, and in the summary) but does not fail the run.
+observe() {
+	_o_what=$1
+	shift
+	if "$@" >"$WORK/check.out" 2>&1; then
+		log "ok   $_o_what"
+	else
+		log "WARN $_o_what"
+		sed 's/^/    /' "$WORK/check.out" >&2
+		printf '%s (%s, %s): %s\n' "$SC_NAME" "$SC_GEN" "$SC_LAYOUT" "$_o_what" >>"$WORK/warnings"
+	fi
+}
+
+# expect WHAT GOT WANT
+expect() {
+	[ "$2" = "$3" ] && return 0
+	printf '%s: got "%s", want "%s"\n' "$1" "$2" "$3"
+	return 1
+}
+
+# console REGEX: this boot's console shows REGEX (else: print the kmodguard lines).
+console() {
+	e2e_console_has "$1" && return 0
+	printf 'no console line matching: %s\nkmodguard lines of boot %s:\n' "$1" "$BOOT_N"
+	e2e_console_lines 'kmodguard' | tail -n 30
+	return 1
+}
+no_console() {
+	! e2e_console_lines "$1" | grep .
+}
+env_is() {
+	expect "grubenv $1" "$(e2e_env "$1")" "$2"
+}
+boot_is() {
+	expect "boot $BOOT_N (kernel, end)" "$BOOT_KERNEL $BOOT_END" "$1 $2"
+}
+report_is() {
+	expect "report $1" "$(e2e_report_value "$1")" "$2"
+}
+# report_has KEY REGEX
+report_has() {
+	e2e_report_value "$1" | grep -E -q -e "$2" && return 0
+	printf 'report %s: "%s" does not match %s\n' "$1" "$(e2e_report_value "$1")" "$2"
+	return 1
+}
+# grubenv_valid: the last grubenv read is a 1024-byte block grub-editenv reads.
+grubenv_valid() {
+	[ "$(wc -c <"$E2E_GRUBENV")" -eq 1024 ] && grub-editenv "$E2E_GRUBENV" list
+}
+# journal_lacks REGEX: the guest's persistent journal of the last boot (read off the disk) has no
+# line matching REGEX.
+journal_lacks() {
+	e2e_journal >"$WORK/journal.txt"
+	[ -s "$WORK/journal.txt" ] || {
+		echo "no journal on the disk"
+		return 1
+	}
+	! grep -E -e "$1" "$WORK/journal.txt"
+}
+root_has() {
+	e2e_root_exists "$1" || {
+		echo "not on the root filesystem: $1"
+		return 1
+	}
+}
+# json_is FILTER WANT: jq FILTER on this boot's `kmodguard status --json`.
+json_is() {
+	e2e_report_json >"$WORK/status.json"
+	_ji=$(jq -c "$1" "$WORK/status.json" 2>&1) || {
+		printf 'status --json:\n'
+		cat "$WORK/status.json"
+		return 1
+	}
+	[ "$_ji" = "$2" ] && return 0
+	printf 'jq %s: got %s, want %s\nstatus --json:\n' "$1" "$_ji" "$2"
+	cat "$WORK/status.json"
+	return 1
+}
+# initramfs_has KVER PATTERN: the image's /boot/initrd.img-KVER lists a path matching PATTERN.
+initramfs_has() {
+	rm -f "$WORK/initrd.img"
+	e2e_boot_dump "/initrd.img-$1" "$WORK/initrd.img" || {
+		echo "no /boot/initrd.img-$1 on the disk"
+		return 1
+	}
+	lsinitramfs "$WORK/initrd.img" >"$WORK/initrd.list" 2>&1 || :
+	grep -E -e "$2" "$WORK/initrd.list" && return 0
+	echo "initrd.img-$1 has no $2 ($(wc -l <"$WORK/initrd.list") entries)"
+	return 1
+}
+
+# ---------------------------------------------------------------------------------------------
+# Running a scenario.
+# ---------------------------------------------------------------------------------------------
+
+# e2e_scenario NAME GEN LAYOUT: run it, print its timeline, record its result line.
+e2e_scenario() {
+	SC_NAME=$1 SC_GEN=$2 SC_LAYOUT=$3
+	SC_PASSED=0 SC_FAILED=0
+	SC_STOPPED=
+	log "=== scenario $SC_NAME ($SC_GEN, $SC_LAYOUT): $(e2e_scenario_doc "$SC_NAME")"
+	_es_t0=$(date +%s)
+	_es_fn=e2e_scenario_$(printf '%s' "$SC_NAME" | tr '-' '_')
+	E2E_RUN=$WORK/$SC_NAME-$SC_GEN-$SC_LAYOUT
+	mkdir -p "$E2E_RUN"
+	: >"$E2E_RUN/failures"
+	E2E_BOOTS=0
+	E2E_RUN_MS=0
+	E2E_GUESTFWD=
+	E2E_SERVER_PORT=
+	"$_es_fn"
+	_e2e_database_stop
+	E2E_GUESTFWD=
+	if [ -n "$SC_STOPPED" ]; then
+		check "scenario went on to the end ($SC_STOPPED)" false
+	fi
+	_es_secs=$(($(date +%s) - _es_t0))
+	{
+		printf '\n--- %s (%s, %s): timeline\n' "$SC_NAME" "$SC_GEN" "$SC_LAYOUT"
+		cat "$E2E_RUN/timeline" 2>/dev/null || :
+		printf 'boots: %s, in QEMU %s s; scenario %s s (image preparation included)\n' "$E2E_BOOTS" \
+			"$(e2e_secs "$E2E_RUN_MS")" "$_es_secs"
+	} >&2
+	if [ "$SC_FAILED" -gt 0 ]; then
+		_es_result=FAIL
+		_e2e_failure_excerpts >&2
+	else
+		_es_result=pass
+	fi
+	printf '%-20s %-16s %-7s %-5s %6s %6s  %s/%s\n' "$SC_NAME" "$SC_GEN" "$SC_LAYOUT" "$_es_result" \
+		"$E2E_BOOTS" "$_es_secs" "$SC_PASSED" "$((SC_PASSED + SC_FAILED))" >>"$WORK/results"
+	printf '%s %s %s %s %s %s %s %s\n' "$SC_NAME" "$SC_GEN" "$SC_LAYOUT" "$_es_result" "$E2E_BOOTS" \
+		"$_es_secs" "$SC_PASSED" "$SC_FAILED" >>"$WORK/results.raw"
+}
+
+# The last console lines of every boot of a failed scenario.
+_e2e_failure_excerpts() {
+	printf '\n--- %s: console excerpts (last 25 lines per boot)\n' "$SC_NAME"
+	_efe=1
+	while [ "$_efe" -le "$E2E_BOOTS" ]; do
+		printf '  boot %s:\n' "$_efe"
+		e2e_console_lines '.' "$E2E_RUN/boot-$_efe.console" | tail -n 25 | sed 's/^/    | /'
+		_efe=$((_efe + 1))
+	done
+}
+
+e2e_json_summary() {
+	printf '{"scenarios":['
+	_ejs=
+	while read -r _n _g _l _r _b _s _p _f; do
+		printf '%s{"name":"%s","generator":"%s","layout":"%s","result":"%s","boots":%s,"seconds":%s,"passed":%s,"failed":%s}' \
+			"$_ejs" "$_n" "$_g" "$_l" "$_r" "$_b" "$_s" "$_p" "$_f"
+		_ejs=,
+	done <"$WORK/results.raw"
+	printf '],"passed":%s,"failed":%s}\n' "$E2E_PASSED" "$E2E_FAILED"
+}
+
+# boot_ended END...: end the scenario early when this boot did not end as expected (a later
+# boot would test nothing).
+boot_ended() {
+	for _be in "$@"; do
+		[ "$BOOT_END" = "$_be" ] && return 0
+	done
+	SC_STOPPED="boot $BOOT_N ended '$BOOT_END', expected: $*"
+	log "stopping scenario $SC_NAME: $SC_STOPPED"
+	return 1
+}
+
+# ---------------------------------------------------------------------------------------------
+# The scenarios.
+# ---------------------------------------------------------------------------------------------
+
+_e2e_guarded_run() {
+	_egr_img=$(e2e_image "$SC_GEN" "$SC_LAYOUT" guarded "$WORK/repo") || die "no image"
+	e2e_run_start "$E2E_RUN" "$_egr_img"
+	e2e_grubenv_read
+	K_OLD=$E2E_IMAGE_K_OLD K_NEW=$E2E_IMAGE_K_NEW P_OLD=$E2E_IMAGE_P_OLD P_NEW=$E2E_IMAGE_P_NEW
+}
+
+# Boot 1 of every guarded scenario: the new kernel, no driver, the guard falls back.
+_e2e_boot_guard_falls_back() {
+	e2e_boot
+	check "boot $BOOT_N: GRUB boots the new kernel, the guard reboots" boot_is "$K_NEW" reboot
+	check "boot $BOOT_N: guard: virtio_blk not found" console "kmodguard: module virtio_blk: .*not found"
+	if [ "$SC_LAYOUT" = split ]; then
+		check "boot $BOOT_N: guard schedules the last good kernel" \
+			console "kmodguard: scheduling fallback to $K_OLD \(last good\)"
+		check "boot $BOOT_N: grubenv next_entry = old kernel's full menu path" env_is next_entry "$P_OLD"
+		check "boot $BOOT_N: grubenv kmodguard_failed = new kernel" env_is kmodguard_failed "$K_NEW"
+		check "boot $BOOT_N: grubenv kmodguard_attempts = 1" env_is kmodguard_attempts 1
+	else
+		check "boot $BOOT_N: guard cannot reach grubenv, reboots at once" \
+			console "kmodguard: .*a reboot at once lets GRUB's trial counter"
+		check "boot $BOOT_N: GRUB consumed the trial" env_is kmodguard_trial consumed
+	fi
+	check "boot $BOOT_N: the initramfs did not wait for the root device" \
+		no_console 'Gave up waiting for root|ALERT!|Dropping to a shell'
+	boot_ended reboot
+}
+
+e2e_scenario_main() {
+	_e2e_guarded_run
+	check "image: grubenv last good = old kernel" env_is kmodguard_last_good "$K_OLD"
+	check "image: new kernel has no virtio_blk" \
+		eval "! e2e_root_exists /lib/modules/$K_NEW/updates/kmodguard/virtio_blk.ko"
+
+	_e2e_boot_guard_falls_back || return 0
+
+	# Boot 2: GRUB's fallback to the old kernel; kmodguard complete rebuilds and reboots.
+	e2e_boot
+	check "boot $BOOT_N: the old kernel boots, complete reboots" boot_is "$K_OLD" reboot
+	check "boot $BOOT_N: guard passes on the old kernel" console "kmodguard: kernel $K_OLD: .*: ok"
+	if [ "$SC_LAYOUT" = single ]; then
+		check "boot $BOOT_N: complete records GRUB's fallback (trial counter)" \
+			console "recorded fallback: $K_NEW: GRUB booted"
+	else
+		check "boot $BOOT_N: complete records the guard's fallback" \
+			console "recorded fallback: $K_NEW: virtio_blk: not found"
+	fi
+	check "boot $BOOT_N: complete builds for the new kernel" console "$K_NEW: driver missing; building"
+	check "boot $BOOT_N: complete installs virtio_blk" console "$K_NEW: installed virtio_blk"
+	check "boot $BOOT_N: complete rebuilds and verifies the initramfs" \
+		console "$K_NEW: initramfs .* rebuilt and verified"
+	check "boot $BOOT_N: complete reboots into the new kernel" console "rebooting into $K_NEW"
+	check "disk: virtio_blk.ko for the new kernel in updates/kmodguard" \
+		root_has "/lib/modules/$K_NEW/updates/kmodguard/virtio_blk.ko"
+	check "disk: new kernel's initramfs holds virtio_blk.ko" initramfs_has "$K_NEW" 'virtio_blk\.ko'
+	check "disk: new kernel's initramfs holds kmodguard-early" initramfs_has "$K_NEW" 'usr/sbin/kmodguard-early$'
+	check "boot $BOOT_N: grubenv next_entry = new kernel" env_is next_entry "$P_NEW"
+	observe "boot $BOOT_N: kmodguard-complete ends by itself, not killed by the reboot it started" \
+		journal_lacks "kmodguard-complete.service: (Main process exited, code=killed|Failed with result)"
+	check "boot $BOOT_N: grubenv trial armed for the new kernel" \
+		expect trial "$(e2e_env kmodguard_trial) $(e2e_env kmodguard_trial_kernel)" "armed $K_NEW"
+	boot_ended reboot || return 0
+
+	# Boot 3: the new kernel with its rebuilt driver.
+	e2e_boot
+	_e2e_new_kernel_works
+	check "3 boots in all" expect boots "$E2E_BOOTS" 3
+}
+
+# The boot just made ran the new kernel with its rebuilt driver to the end, and says so.
+_e2e_new_kernel_works() {
+	check "boot $BOOT_N: the new kernel boots to the end (poweroff by the report)" boot_is "$K_NEW" poweroff
+	check "boot $BOOT_N: guard passes on the new kernel" console "kmodguard: kernel $K_NEW: .*: ok"
+	check "boot $BOOT_N: report written" e2e_report_complete
+	check "boot $BOOT_N: running the new kernel" report_is kernel "$K_NEW"
+	check "boot $BOOT_N: virtio_blk from updates/kmodguard" \
+		report_is virtio_blk_file "/lib/modules/$K_NEW/updates/kmodguard/virtio_blk.ko"
+	if [ "$SC_LAYOUT" = split ]; then _em_root=/dev/vda1; else _em_root=/dev/vda2; fi
+	check "boot $BOOT_N: root filesystem on virtio" report_is root "$_em_root"
+	check "boot $BOOT_N: kmodguard-complete succeeded" \
+		report_has unit.kmodguard-complete.service 'Result=success.*ExecMainStatus=0|ExecMainStatus=0.*Result=success'
+	check "boot $BOOT_N: status --json ok" json_is .ok true
+	check "boot $BOOT_N: status --json: every kernel has its driver" \
+		json_is '[.kernels[].driver] | unique' '["installed"]'
+	check "boot $BOOT_N: status --json: running the new kernel" json_is .runningKernel "\"$K_NEW\""
+	check "boot $BOOT_N: status --json: no pin" json_is .pin null
+	check "boot $BOOT_N: grubenv last good = new kernel" env_is kmodguard_last_good "$K_NEW"
+	check "boot $BOOT_N: grubenv trial blessed (unset)" env_is kmodguard_trial "<unset>"
+	check "boot $BOOT_N: grubenv no pin" env_is kmodguard_pin "<unset>"
+}
+
+# ---------------------------------------------------------------------------------------------
+# The driver database: published on the host with the guest's own kmodguard (keygen, publish),
+# served by a loopback HTTP server, reached by the guest as http://10.0.2.100/ through QEMU's
+# guestfwd (restrict=on: nothing else is reachable).
+# ---------------------------------------------------------------------------------------------
+
+# _e2e_database_publish: keys and a database with the virtio_blk source in $E2E_RUN.
+_e2e_database_publish() {
+	ensure_packages socat
+	_edp_cli=$WORK/repo/out/kmodguard
+	"$_edp_cli" keygen --out "$E2E_RUN/keys" --name e2e >"$E2E_RUN/publish.log" 2>&1 ||
+		die "kmodguard keygen failed: $(cat "$E2E_RUN/publish.log")"
+	"$_edp_cli" publish --source "$E2E_DRIVER_DIR" --key "$E2E_RUN/keys/e2e.key" --out "$E2E_RUN/db" \
+		>>"$E2E_RUN/publish.log" 2>&1 || die "kmodguard publish failed: $(cat "$E2E_RUN/publish.log")"
+	log "database: $(find "$E2E_RUN/db" -type f | sed "s|^$E2E_RUN/db/||" | LC_ALL=C sort | tr '\n' ' ')"
+}
+
+# _e2e_database_serve: the loopback server (E2E_SERVER_PID, log $E2E_RUN/server.log) and the
+# guest's route to it (E2E_GUESTFWD). The relay stays even while the server is stopped: the
+# guest then gets "connection refused", as from a database host that is down.
+_e2e_database_serve() {
+	rm -f "$E2E_RUN/server.port"
+	/usr/bin/python3 -c '
+import functools, http.server, sys
+root, portfile = sys.argv[1], sys.argv[2]
+class Handler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, fmt, *args):
+        sys.stderr.write("%s\n" % (fmt % args))
+        sys.stderr.flush()
+server = http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[3])), functools.partial(Handler, directory=root))
+with open(portfile + ".tmp", "w") as f:
+    f.write(str(server.server_address[1]))
+import os
+os.rename(portfile + ".tmp", portfile)
+server.serve_forever()
+' "$E2E_RUN/db" "$E2E_RUN/server.port" "${E2E_SERVER_PORT:-0}" 2>>"$E2E_RUN/server.log" &
+	E2E_SERVER_PID=$!
+	_eds=0
+	while [ ! -s "$E2E_RUN/server.port" ]; do
+		_eds=$((_eds + 1))
+		if [ "$_eds" -gt 100 ] || ! kill -0 "$E2E_SERVER_PID" 2>/dev/null; then
+			die "the database server did not start: $(cat "$E2E_RUN/server.log")"
+		fi
+		sleep 0.1
+	done
+	E2E_SERVER_PORT=$(cat "$E2E_RUN/server.port")
+	# slirp hands the relay's stderr to the guest too: keep socat's complaints (server down) out
+	# of the HTTP stream; the guest then sees an empty reply, as from a dead server behind a
+	# proxy (a guestfwd connection is always accepted, so "refused" is not possible here).
+	E2E_GUESTFWD="guestfwd=tcp:10.0.2.100:80-cmd:socat - TCP:127.0.0.1:$E2E_SERVER_PORT 2>/dev/null"
+	log "database served on 127.0.0.1:$E2E_SERVER_PORT, the guest's http://10.0.2.100/"
+}
+
+_e2e_database_stop() {
+	if [ -n "${E2E_SERVER_PID:-}" ]; then
+		kill "$E2E_SERVER_PID" 2>/dev/null || :
+		wait "$E2E_SERVER_PID" 2>/dev/null || :
+		E2E_SERVER_PID=
+	fi
+}
+
+# _e2e_database_configure: the guest's kmodguard.conf takes the driver from the database (no
+# SOURCE), and trusts the publishing key; written onto the run's disk before the first boot.
+_e2e_database_configure() {
+	_edc_conf=/etc/kmodguard/kmodguard.conf
+	e2e_root_cat "$_edc_conf" | grep -v '^SOURCE=' >"$E2E_RUN/kmodguard.conf"
+	printf 'DATABASE_URL="http://10.0.2.100/"\n' >>"$E2E_RUN/kmodguard.conf"
+	chmod 0644 "$E2E_RUN/kmodguard.conf" "$E2E_RUN/keys/e2e.pub"
+	printf 'rm %s\nwrite %s %s\nmkdir /etc/kmodguard/keys\nwrite %s /etc/kmodguard/keys/e2e.pub\n' \
+		"$_edc_conf" "$E2E_RUN/kmodguard.conf" "$_edc_conf" "$E2E_RUN/keys/e2e.pub" >"$E2E_RUN/debugfs.cmd"
+	debugfs -w -f "$E2E_RUN/debugfs.cmd" "$E2E_FS_ROOT" >/dev/null 2>&1
+	if ! e2e_root_cat "$_edc_conf" | grep -q '^DATABASE_URL=' ||
+		! e2e_root_exists /etc/kmodguard/keys/e2e.pub; then
+		die "could not configure the database on the disk"
+	fi
+}
+
+# server_got PATH_REGEX: the loopback server answered a GET for PATH_REGEX with 200.
+server_got() {
+	grep -E -q -e "\"GET /?$1 HTTP/1\.[01]\" 200" "$E2E_RUN/server.log" && return 0
+	echo "server log:"
+	cat "$E2E_RUN/server.log"
+	return 1
+}
+
+e2e_scenario_main_database() {
+	_e2e_guarded_run
+	_e2e_database_publish
+	_e2e_database_configure
+	_e2e_database_serve
+	_e2e_boot_guard_falls_back || { _e2e_database_stop; return 0; }
+	e2e_boot
+	check "boot $BOOT_N: the old kernel boots, complete reboots" boot_is "$K_OLD" reboot
+	check "boot $BOOT_N: the guest fetched the signed index" server_got 'index\.json'
+	check "boot $BOOT_N: ... and its signature" server_got 'index\.json\.sig'
+	check "boot $BOOT_N: ... and the source tarball" server_got 'sources/[^ ]*\.tar\.gz'
+	check "boot $BOOT_N: complete installs virtio_blk" console "$K_NEW: installed virtio_blk"
+	check "boot $BOOT_N: complete rebuilds and verifies the initramfs" \
+		console "$K_NEW: initramfs .* rebuilt and verified"
+	check "disk: the source came through the database's verified extraction" \
+		root_has "/var/lib/kmodguard/sources/$E2E_DRIVER_PACKAGE/dkms.conf"
+	check "disk: new kernel's initramfs holds virtio_blk.ko" initramfs_has "$K_NEW" 'virtio_blk\.ko'
+	boot_ended reboot || { _e2e_database_stop; return 0; }
+	e2e_boot
+	_e2e_new_kernel_works
+	check "3 boots in all" expect boots "$E2E_BOOTS" 3
+	_e2e_database_stop
+}
+
+e2e_scenario_database_down() {
+	_e2e_guarded_run
+	_e2e_database_publish
+	_e2e_database_configure
+	_e2e_database_serve
+	_e2e_database_stop # the relay stays: connection refused
+	_e2e_boot_guard_falls_back || return 0
+	e2e_boot
+	check "boot $BOOT_N: database down: the old kernel stays up" boot_is "$K_OLD" poweroff
+	check "boot $BOOT_N: complete names the database and the failure" \
+		console "$K_NEW: build failed: driver database: .*10\.0\.2\.100"
+	check "boot $BOOT_N: the old kernel is pinned" env_is kmodguard_pin "$P_OLD"
+	check "boot $BOOT_N: status --json: new kernel's driver failed, message names the database" \
+		json_is "[.kernels[] | select(.release == \"$K_NEW\") | (.driver + \" \" + (.message | test(\"10.0.2.100\") | tostring))]" '["failed true"]'
+	check "disk: nothing installed for the new kernel" \
+		eval "! e2e_root_exists /lib/modules/$K_NEW/updates/kmodguard/virtio_blk.ko"
+	boot_ended poweroff || return 0
+	# The database is back: the next boot's completion retries (its fingerprint changed), builds,
+	# clears the pin and reboots into the new kernel.
+	_e2e_database_serve
+	e2e_boot
+	check "boot $BOOT_N: database back: the old kernel builds and reboots" boot_is "$K_OLD" reboot
+	check "boot $BOOT_N: the guest fetched the source tarball" server_got 'sources/[^ ]*\.tar\.gz'
+	check "boot $BOOT_N: complete installs virtio_blk" console "$K_NEW: installed virtio_blk"
+	check "boot $BOOT_N: pin cleared" env_is kmodguard_pin "<unset>"
+	boot_ended reboot || { _e2e_database_stop; return 0; }
+	e2e_boot
+	_e2e_new_kernel_works
+	check "4 boots in all" expect boots "$E2E_BOOTS" 4
+	_e2e_database_stop
+}
+
+# _e2e_break_source: the driver source on the run's disk gets a compile error.
+_e2e_break_source() {
+	_ebs_c=/usr/src/$E2E_DRIVER_NAME/virtio_blk.c
+	e2e_root_cat "$_ebs_c" >"$E2E_RUN/virtio_blk.c"
+	[ -s "$E2E_RUN/virtio_blk.c" ] || die "no $_ebs_c on the disk"
+	printf '\n/* kmodguard e2e: a compile error */\nstatic int e2e_broken = e2e_undeclared_symbol;\n' \
+		>>"$E2E_RUN/virtio_blk.c"
+	printf 'rm %s\nwrite %s %s\n' "$_ebs_c" "$E2E_RUN/virtio_blk.c" "$_ebs_c" >"$E2E_RUN/debugfs.cmd"
+	debugfs -w -f "$E2E_RUN/debugfs.cmd" "$E2E_FS_ROOT" >/dev/null 2>&1
+	e2e_root_cat "$_ebs_c" | grep -q e2e_undeclared_symbol || die "could not break $_ebs_c on the disk"
+}
+
+e2e_scenario_compile_error() {
+	_e2e_guarded_run
+	_e2e_break_source
+	_e2e_boot_guard_falls_back || return 0
+
+	# Boot 2: the old kernel; the build fails; the old kernel is pinned; the machine stays up.
+	e2e_boot
+	check "boot $BOOT_N: the old kernel boots to the end (no reboot)" boot_is "$K_OLD" poweroff
+	check "boot $BOOT_N: complete: build failed, with the compiler's error" \
+		console "$K_NEW: build failed: .*e2e_undeclared_symbol"
+	check "boot $BOOT_N: complete pins the old kernel" console "pinned $P_OLD"
+	check "boot $BOOT_N: grubenv kmodguard_pin = old kernel" env_is kmodguard_pin "$P_OLD"
+	check "boot $BOOT_N: no next_entry" env_is next_entry ""
+	check "boot $BOOT_N: report written" e2e_report_complete
+	check "boot $BOOT_N: status --json not ok" json_is .ok false
+	check "boot $BOOT_N: status --json: new kernel's driver failed" \
+		json_is "[.kernels[] | select(.release == \"$K_NEW\") | .driver]" '["failed"]'
+	check "boot $BOOT_N: status --json: the first compiler error" \
+		json_is "[.kernels[] | select(.release == \"$K_NEW\") | .firstError | test(\"error: .e2e_undeclared_symbol. undeclared\")]" '[true]'
+	check "boot $BOOT_N: status --json: pinned to the old kernel" json_is .pin "\"$P_OLD\""
+	check "disk: no virtio_blk.ko installed for the new kernel" \
+		eval "! e2e_root_exists /lib/modules/$K_NEW/updates/kmodguard/virtio_blk.ko"
+	boot_ended poweroff || return 0
+
+	# Boots 3-4: power on again: the pin holds, no retry (nothing changed), no loop.
+	for _ece in 1 2; do
+		e2e_boot
+		check "boot $BOOT_N: the old kernel again, to the end" boot_is "$K_OLD" poweroff
+		check "boot $BOOT_N: guard passes, nothing scheduled" console "kmodguard: kernel $K_OLD: .*: ok"
+		check "boot $BOOT_N: complete does not retry an unchanged failed build" \
+			console "$K_NEW: failed before and nothing changed since; not retrying"
+		check "boot $BOOT_N: still pinned" env_is kmodguard_pin "$P_OLD"
+		check "boot $BOOT_N: status --json: first error still reported" \
+			json_is "[.kernels[] | select(.release == \"$K_NEW\") | .firstError | test(\"e2e_undeclared_symbol\")]" '[true]'
+		boot_ended poweroff || return 0
+	done
+	check "4 boots in all, the new kernel booted once" \
+		expect boots "$E2E_BOOTS $(grep -c "^boot [0-9]*: K_NEW" "$E2E_RUN/timeline")" "4 1"
+}
+
+# _e2e_power_cut MARK LO_MS HI_MS: boot 1 falls back; boot 2 (the old kernel) loses power at a
+# random moment LO..HI ms after E2E-MARK MARK; then boots go on until one powers off by itself.
+_e2e_power_cut() {
+	_e2e_guarded_run
+	_epc_delay=$(awk -v seed="$E2E_SEED" -v lo="$2" -v hi="$3" 'BEGIN { srand(seed); printf "%d", lo + rand() * (hi - lo) }')
+	log "power cut: seed $E2E_SEED -> $(e2e_secs "$_epc_delay") s after the $1 mark"
+	printf 'seed %s: power cut %s s after the %s mark\n' "$E2E_SEED" "$(e2e_secs "$_epc_delay")" "$1" >>"$E2E_RUN/timeline"
+	_e2e_boot_guard_falls_back || return 0
+
+	e2e_boot --cut-on "E2E-MARK $1 " "$_epc_delay"
+	check "boot $BOOT_N: the old kernel boots and loses power during the $1 step" boot_is "$K_OLD" cut
+	check "after the cut: grubenv is a valid block" grubenv_valid
+	check "after the cut: new kernel's initramfs unchanged or complete (never half-written)" \
+		_e2e_initrd_intact "$K_NEW"
+	boot_ended cut || return 0
+
+	# Then the machine must find its way by itself: every boot ends in a reboot or the report's
+	# poweroff, never in a hang or an initramfs shell, and the last one is the new kernel.
+	_epc_n=0
+	while [ "$_epc_n" -lt 5 ]; do
+		_epc_n=$((_epc_n + 1))
+		e2e_boot
+		check "boot $BOOT_N: ends by itself (reboot or poweroff)" \
+			expect end "$(case $BOOT_END in reboot | poweroff) echo ok ;; *) echo "$BOOT_END" ;; esac)" ok
+		check "boot $BOOT_N: no initramfs shell, no wait for the root device" \
+			no_console 'Gave up waiting for root|ALERT!|Dropping to a shell|emergency'
+		check "boot $BOOT_N: grubenv is a valid block" grubenv_valid
+		case $BOOT_END in
+		reboot) continue ;;
+		*) break ;;
+		esac
+	done
+	check "the boots end with the new kernel powering off by itself" boot_is "$K_NEW" poweroff
+	if [ "$BOOT_END" = poweroff ] && [ "$BOOT_KERNEL" = "$K_NEW" ]; then
+		_e2e_new_kernel_works
+	fi
+	check "guard fallbacks stay under MAX_ATTEMPTS (3)" \
+		expect fallbacks "$(grep -c 'guard     rebooting now' "$E2E_RUN/timeline" | awk '{ print ($1 <= 3) ? "ok" : $1 }')" ok
+}
+
+# _e2e_initrd_intact KVER: the image on the disk is a complete initramfs (it lists, and ends
+# with the usual trailer), whatever the power cut interrupted.
+_e2e_initrd_intact() {
+	rm -f "$WORK/initrd.img"
+	e2e_boot_dump "/initrd.img-$1" "$WORK/initrd.img" || {
+		echo "no /boot/initrd.img-$1"
+		return 1
+	}
+	lsinitramfs "$WORK/initrd.img" >"$WORK/initrd.list" 2>"$WORK/initrd.err" || {
+		cat "$WORK/initrd.err"
+		return 1
+	}
+	grep -q 'usr/sbin/kmodguard-early$' "$WORK/initrd.list" || {
+		echo "initrd.img-$1 lists no usr/sbin/kmodguard-early ($(wc -l <"$WORK/initrd.list") entries)"
+		return 1
+	}
+}
+
+e2e_scenario_power_cut_build() {
+	_e2e_power_cut build 500 25000
+}
+
+e2e_scenario_power_cut_initramfs() {
+	_e2e_power_cut initramfs 1000 120000
+}
+
+e2e_scenario_control() {
+	_ec_img=$(e2e_image "$SC_GEN" "$SC_LAYOUT" control) || die "no image"
+	e2e_run_start "$E2E_RUN" "$_ec_img"
+	e2e_grubenv_read
+	K_NEW=$E2E_IMAGE_K_NEW
+	check "image: no kmodguard installed" eval "! e2e_root_exists /usr/sbin/kmodguard"
+	# initramfs-tools gives up after rootdelay (30 s) and drops to a shell; dracut after rd.retry.
+	e2e_boot --stop-on 'Dropping to a shell|ALERT! |dracut-initqueue.*[Tt]imeout|Entering emergency mode|emergency shell'
+	check "control: GRUB boots the new kernel" expect kernel "$BOOT_KERNEL" "$K_NEW"
+	check "control: the new kernel does not find its root" boot_is "$K_NEW" stopped
+	check "control: no guard ran" no_console 'kmodguard'
+	check "control: initramfs gave up on the root device" \
+		console "ALERT! +UUID=$E2E_ROOT_UUID does not exist|Could not boot|dracut-initqueue.*timeout"
+}
