@@ -392,10 +392,11 @@ server.serve_forever()
 		sleep 0.1
 	done
 	E2E_SERVER_PORT=$(cat "$E2E_RUN/server.port")
-	# slirp hands the relay's stderr to the guest too: keep socat's complaints (server down) out
-	# of the HTTP stream; the guest then sees an empty reply, as from a dead server behind a
-	# proxy (a guestfwd connection is always accepted, so "refused" is not possible here).
-	E2E_GUESTFWD="guestfwd=tcp:10.0.2.100:80-cmd:socat - TCP:127.0.0.1:$E2E_SERVER_PORT 2>/dev/null"
+	# slirp runs the relay without a shell, its stdin, stdout AND stderr on the guest's
+	# connection: socat must log elsewhere, or its "connection refused" (server down) would
+	# reach the guest as a non-HTTP reply. Then a down server is an empty reply (a guestfwd
+	# connection is always accepted: "refused" cannot happen here).
+	E2E_GUESTFWD="guestfwd=tcp:10.0.2.100:80-cmd:socat -lf /dev/null - TCP:127.0.0.1:$E2E_SERVER_PORT"
 	log "database served on 127.0.0.1:$E2E_SERVER_PORT, the guest's http://10.0.2.100/"
 }
 
