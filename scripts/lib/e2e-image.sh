@@ -8,6 +8,8 @@
 #   e2e_kernels                              # sets E2E_K_OLD, E2E_K_NEW
 #   dir=$(e2e_image GEN LAYOUT control)      # no kmodguard
 #   dir=$(e2e_image GEN LAYOUT guarded REPO) # REPO: a tree whose out/ holds the binaries
+#   dir=$(e2e_image GEN LAYOUT broken REPO)  # guarded, but the older kernel's initramfs was
+#                                            # built while its driver was missing
 #
 # GEN is initramfs-tools or dracut (the packages conflict: one rootfs each), LAYOUT split or
 # single. Each image directory holds raw disk files and "meta" (shell assignments: layout,
@@ -49,6 +51,9 @@ E2E_BOOT_DISK_ID=5E2E0004-4B1D-4C2A-9E6F-0A1B2C3D4E04
 E2E_BIOS_PARTUUID=5e2e0005-4b1d-4c2a-9e6f-0a1b2c3d4e05
 E2E_BOOT_PARTUUID=5e2e0006-4b1d-4c2a-9e6f-0a1b2c3d4e06
 E2E_ROOT_PARTUUID=5e2e0007-4b1d-4c2a-9e6f-0a1b2c3d4e07
+
+# Initramfs compression in the guest (lz4: cheaper under TCG than Debian's zstd).
+: "${E2E_COMPRESS:=lz4}"
 
 E2E_BOOT_SIZE=512M
 E2E_ROOT_SIZE=6G
@@ -139,11 +144,11 @@ e2e_image() {
 	_ei_rootfs=$(e2e_rootfs "$_ei_gen") || exit 1
 	_ei_base_key=$({
 		printf '%s\n' "$_ei_rootfs" "$_ei_layout" "$E2E_IMAGE_RECIPE" "$E2E_K_OLD" "$E2E_K_NEW" \
-			"$E2E_DRIVER_NAME"
+			"$E2E_DRIVER_NAME" "$E2E_COMPRESS"
 		_e2e_files_sha "$E2E_DRIVER_DIR" "$E2E_REPO/Tests/Fixtures/e2e"
 		cat "$E2E_REPO/scripts/lib/e2e-image.sh"
 	} | _e2e_sha)
-	_ei_base=$KMODGUARD_CACHE/e2e/base-$_ei_gen-$_ei_layout-$_ei_base_key
+	_ei_base=$KMODGUARD_CACHE/e2e/base-$_ei_gen-$_ei_layout-$E2E_COMPRESS-$_ei_base_key
 	if [ ! -s "$_ei_base/meta" ]; then
 		rm -rf "$KMODGUARD_CACHE/e2e/base-$_ei_gen-$_ei_layout-"*
 		log "building the $_ei_gen/$_ei_layout base image (no kmodguard): rootfs, driver for $E2E_K_OLD, initramfs, GRUB"
@@ -163,20 +168,20 @@ e2e_image() {
 			"$_ei_repo/scripts/install" "$_ei_repo/etc" "$_ei_repo/dracut" \
 			"$_ei_repo/initramfs-tools" "$_ei_repo/grub.d" "$_ei_repo/systemd" "$_ei_repo/kernel"
 	} | _e2e_sha)
-	_ei_dir=$KMODGUARD_CACHE/e2e/guarded-$_ei_gen-$_ei_layout-$_ei_key
+	_ei_dir=$KMODGUARD_CACHE/e2e/$_ei_kind-$_ei_gen-$_ei_layout-$E2E_COMPRESS-$_ei_key
 	if [ ! -s "$_ei_dir/meta" ]; then
-		rm -rf "$KMODGUARD_CACHE/e2e/guarded-$_ei_gen-$_ei_layout-"*
-		log "building the $_ei_gen/$_ei_layout guarded image: scripts/install, initramfs with the guard, update-grub"
+		rm -rf "$KMODGUARD_CACHE/e2e/$_ei_kind-$_ei_gen-$_ei_layout-"*
+		log "building the $_ei_gen/$_ei_layout $_ei_kind image: scripts/install, initramfs with the guard, update-grub"
 		_ei_t0=$(date +%s)
 		mkdir -p "$_ei_dir.tmp"
 		for _ei_f in "$_ei_base"/*.img "$_ei_base/meta"; do
 			cp --sparse=always "$_ei_f" "$_ei_dir.tmp/"
 		done
-		E2E_INSTALL_REPO=$_ei_repo
+		E2E_INSTALL_REPO=$_ei_repo E2E_VARIANT=$_ei_kind
 		_e2e_build guarded "$_ei_gen" "$_ei_layout" "$_ei_rootfs" "$_ei_dir.tmp" "$_ei_dir.tmp" ||
-			die "guarded image build failed (log: $_ei_dir.tmp/build.log)"
+			die "$_ei_kind image build failed (log: $_ei_dir.tmp/build.log)"
 		mv "$_ei_dir.tmp" "$_ei_dir"
-		log "guarded image $_ei_gen/$_ei_layout: $(($(date +%s) - _ei_t0)) s"
+		log "$_ei_kind image $_ei_gen/$_ei_layout: $(($(date +%s) - _ei_t0)) s"
 	fi
 	printf '%s\n' "$_ei_dir"
 }
@@ -244,7 +249,7 @@ _e2e_build() {
 	E2E_WORK=$_eb_work E2E_OUT=$_eb_dir
 	export E2E_SDA E2E_SDA1 E2E_SDA2 E2E_SDB E2E_SDB1 E2E_STEP E2E_GEN E2E_LAYOUT \
 		E2E_ROOTFS_TAR E2E_WORK E2E_OUT E2E_REPO E2E_K_OLD E2E_K_NEW E2E_DRIVER_DIR \
-		E2E_DRIVER_NAME E2E_INSTALL_REPO
+		E2E_DRIVER_NAME E2E_INSTALL_REPO E2E_VARIANT E2E_COMPRESS
 	# shellcheck disable=SC2016 # expanded by the inner shell
 	if ! unshare --mount --propagation private sh -c \
 		'. "$1/scripts/lib/common.sh" && . "$1/scripts/lib/e2e-image.sh" && _e2e_inside' \
@@ -372,7 +377,7 @@ _e2e_inside() {
 
 # _e2e_initramfs: (re)build both kernels' images with the image's own generator.
 _e2e_initramfs() {
-	for _ein_k in "$E2E_K_OLD" "$E2E_K_NEW"; do
+	for _ein_k in ${E2E_INITRAMFS_KERNELS:-$E2E_K_OLD $E2E_K_NEW}; do
 		log "initramfs for $_ein_k ($E2E_GEN)"
 		_ein_t0=$(date +%s)
 		if [ "$E2E_GEN" = dracut ]; then
@@ -413,10 +418,13 @@ _e2e_step_base() {
 	fi
 	install -D -m 0644 "$_fx/grub-e2e.cfg" "$R/etc/default/grub.d/e2e.cfg"
 	if [ "$E2E_GEN" = dracut ]; then
-		install -D -m 0644 "$_fx/dracut-e2e.conf" "$R/etc/dracut.conf.d/e2e.conf"
+		mkdir -p "$R/etc/dracut.conf.d"
+		sed "s/^compress=.*/compress=\"$E2E_COMPRESS\"/" "$_fx/dracut-e2e.conf" >"$R/etc/dracut.conf.d/e2e.conf"
 		install -D -m 0644 "$_fx/grub-e2e-dracut.cfg" "$R/etc/default/grub.d/e2e-dracut.cfg"
 	else
-		install -D -m 0644 "$_fx/initramfs-tools-e2e.conf" "$R/etc/initramfs-tools/conf.d/e2e"
+		mkdir -p "$R/etc/initramfs-tools/conf.d"
+		sed "s/^COMPRESS=.*/COMPRESS=$E2E_COMPRESS/" "$_fx/initramfs-tools-e2e.conf" \
+			>"$R/etc/initramfs-tools/conf.d/e2e"
 	fi
 	install -D -m 0755 "$_fx/e2e-report" "$R/usr/local/sbin/e2e-report"
 	install -D -m 0644 "$_fx/e2e-report.service" "$R/etc/systemd/system/e2e-report.service"
@@ -474,7 +482,24 @@ _e2e_step_guarded() {
 	install -D -m 0644 "$E2E_REPO/Tests/Fixtures/e2e/complete-console.conf" \
 		"$R/etc/systemd/system/kmodguard-complete.service.d/e2e.conf"
 	_e2e_chroot systemctl enable kmodguard-complete.service kmodguard-shutdown.service
-	_e2e_initramfs
+	if [ "${E2E_VARIANT:-guarded}" = broken ]; then
+		# The fallback kernel is broken too: its initramfs is built while its driver is missing
+		# (so the image lacks virtio_blk), then the driver is back in its module tree, so the new
+		# kernel's image still lists the old kernel as verified: the guard falls back to a
+		# kernel that cannot boot either.
+		_vb=$R/lib/modules/$E2E_K_OLD/updates/dkms/virtio_blk.ko
+		mv "$_vb" "$E2E_WORK/virtio_blk.ko"
+		_e2e_chroot depmod -a "$E2E_K_OLD"
+		E2E_INITRAMFS_KERNELS=$E2E_K_OLD
+		_e2e_initramfs
+		mv "$E2E_WORK/virtio_blk.ko" "$_vb"
+		_e2e_chroot depmod -a "$E2E_K_OLD"
+		E2E_INITRAMFS_KERNELS=$E2E_K_NEW
+		_e2e_initramfs
+		E2E_INITRAMFS_KERNELS=
+	else
+		_e2e_initramfs
+	fi
 	_e2e_grub
 	# The machine ran K_OLD with its driver; K_NEW was installed since (its driver is not built:
 	# no kernel hook ran) and is GRUB's default. single: /boot is behind the missing driver, so

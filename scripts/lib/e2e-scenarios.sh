@@ -6,7 +6,7 @@
 # console, its end-of-boot report (ttyS1) and the disk image (grubenv, files, the initramfs),
 # never only the harness's own bookkeeping.
 
-E2E_ALL_SCENARIOS="control main main-database database-down compile-error power-cut-build power-cut-initramfs"
+E2E_ALL_SCENARIOS="control main main-database database-down compile-error fallback-broken power-cut-build power-cut-initramfs"
 
 e2e_scenario_doc() {
 	case $1 in
@@ -14,6 +14,7 @@ e2e_scenario_doc() {
 	main-database) echo "main, with the driver source from the signed database over HTTP (guestfwd) (3 boots)" ;;
 	database-down) echo "database unreachable: stays on the old kernel, pinned; once it is back, completes (4 boots)" ;;
 	control) echo "the same image without kmodguard: the new kernel must not find its root (1 boot)" ;;
+	fallback-broken) echo "the fallback kernel cannot boot either: no loop, the guard gives up after MAX_ATTEMPTS (7 boots)" ;;
 	compile-error) echo "the driver source does not compile: stays on the old kernel, pinned, no loop (4 boots)" ;;
 	power-cut-build) echo "power cut during the driver build: the next boots still end on a working kernel" ;;
 	power-cut-initramfs) echo "power cut during the initramfs rebuild: the next boots still end on a working kernel" ;;
@@ -256,7 +257,7 @@ boot_ended() {
 # ---------------------------------------------------------------------------------------------
 
 _e2e_guarded_run() {
-	_egr_img=$(e2e_image "$SC_GEN" "$SC_LAYOUT" guarded "$WORK/repo") || die "no image"
+	_egr_img=$(e2e_image "$SC_GEN" "$SC_LAYOUT" "${1:-guarded}" "$WORK/repo") || die "no image"
 	e2e_run_start "$E2E_RUN" "$_egr_img"
 	e2e_grubenv_read
 	K_OLD=$E2E_IMAGE_K_OLD K_NEW=$E2E_IMAGE_K_NEW P_OLD=$E2E_IMAGE_P_OLD P_NEW=$E2E_IMAGE_P_NEW
@@ -604,6 +605,49 @@ e2e_scenario_power_cut_build() {
 
 e2e_scenario_power_cut_initramfs() {
 	_e2e_power_cut initramfs 1000 120000
+}
+
+# The old kernel's initramfs lacks the driver too (the "broken" image). Power cycles (a person at
+# the console) after every boot that ends in the initramfs shell. The guard must fall back at
+# most MAX_ATTEMPTS (3) times in a row, then let the boot fall through, saying so loudly; the
+# old kernel's guard has nowhere to go and must not reboot either.
+e2e_scenario_fallback_broken() {
+	_e2e_guarded_run broken
+	check "image: the old kernel's initramfs lacks virtio_blk" \
+		eval "! initramfs_has $K_OLD 'virtio_blk\\.ko'"
+	_efb_shell='ALERT! |Dropping to a shell|Entering emergency mode|dracut-initqueue.*timeout'
+	_efb_n=0
+	while [ "$_efb_n" -lt 8 ]; do
+		_efb_n=$((_efb_n + 1))
+		e2e_boot --stop-on "$_efb_shell"
+		case $BOOT_KERNEL:$BOOT_END in
+		"$K_NEW:reboot")
+			check "boot $BOOT_N: new kernel: guard falls back (attempt $(e2e_env kmodguard_attempts))" \
+				console "kmodguard: scheduling fallback to $K_OLD"
+			;;
+		"$K_OLD:stopped")
+			# "no other installed kernel has the guarded modules", or, once the count is
+			# reached, "N fallbacks in a row already".
+			check "boot $BOOT_N: old kernel: guard gives up, does not reboot, the boot falls through" \
+				console "kmodguard: GIVING UP: "
+			check "boot $BOOT_N: old kernel: no fallback written" env_is next_entry ""
+			;;
+		"$K_NEW:stopped")
+			check "boot $BOOT_N: new kernel: guard gives up after MAX_ATTEMPTS" \
+				console "kmodguard: GIVING UP: 3 fallbacks in a row already"
+			break
+			;;
+		*)
+			check "boot $BOOT_N: ends in a guard reboot or the initramfs shell" \
+				expect end "$BOOT_KERNEL $BOOT_END" "a reboot (new kernel) or the shell"
+			break
+			;;
+		esac
+	done
+	check "the guard rebooted 3 times (MAX_ATTEMPTS), then gave up: 7 boots" \
+		expect "guard reboots, boots" "$(grep -c 'guard     rebooting now' "$E2E_RUN/timeline") $E2E_BOOTS" "3 7"
+	check "grubenv attempts = 3, no next_entry left" \
+		expect "attempts next_entry" "$(e2e_env kmodguard_attempts) $(e2e_env next_entry)" "3 "
 }
 
 e2e_scenario_control() {
