@@ -6,7 +6,7 @@
 # console, its end-of-boot report (ttyS1) and the disk image (grubenv, files, the initramfs),
 # never only the harness's own bookkeeping.
 
-E2E_ALL_SCENARIOS="control main main-database database-down compile-error fallback-broken power-cut-build power-cut-initramfs"
+E2E_ALL_SCENARIOS="control main main-database database-down compile-error fallback-broken power-cut-guard power-cut-build power-cut-initramfs"
 
 e2e_scenario_doc() {
 	case $1 in
@@ -16,6 +16,7 @@ e2e_scenario_doc() {
 	control) echo "the same image without kmodguard: the new kernel must not find its root (1 boot)" ;;
 	fallback-broken) echo "the fallback kernel cannot boot either: no loop, the guard gives up after MAX_ATTEMPTS (7 boots)" ;;
 	compile-error) echo "the driver source does not compile: stays on the old kernel, pinned, no loop (4 boots)" ;;
+	power-cut-guard) echo "power cut during the guard's grubenv write (split): grubenv whole, the next boots end on a working kernel" ;;
 	power-cut-build) echo "power cut during the driver build: the next boots still end on a working kernel" ;;
 	power-cut-initramfs) echo "power cut during the initramfs rebuild: the next boots still end on a working kernel" ;;
 	esac
@@ -556,9 +557,13 @@ _e2e_power_cut() {
 	check "after the cut: new kernel's initramfs unchanged or complete (never half-written)" \
 		_e2e_initrd_intact "$K_NEW"
 	boot_ended cut || return 0
+	_e2e_finds_its_way
+}
 
-	# Then the machine must find its way by itself: every boot ends in a reboot or the report's
-	# poweroff, never in a hang or an initramfs shell, and the last one is the new kernel.
+# _e2e_finds_its_way: after a power cut the machine must find its way by itself: every boot ends
+# in a reboot or the report's poweroff, never in a hang or an initramfs shell, and the last one
+# is the new kernel, working.
+_e2e_finds_its_way() {
 	_epc_n=0
 	while [ "$_epc_n" -lt 5 ]; do
 		_epc_n=$((_epc_n + 1))
@@ -597,6 +602,40 @@ _e2e_initrd_intact() {
 		echo "initrd.img-$1 lists no usr/sbin/kmodguard-early ($(wc -l <"$WORK/initrd.list") entries)"
 		return 1
 	}
+}
+
+# The guard's own grubenv write: boot 1 (the new kernel) loses power 0..60 ms after the guard
+# says "scheduling fallback", which it logs just before its in-place write + fsync; the write,
+# the unmount and the reboot take about 40 ms in the guest, so seeds land before, during and
+# after it. Split layout only (in the single layout the guard does not write grubenv).
+e2e_scenario_power_cut_guard() {
+	if [ "$SC_LAYOUT" != split ]; then
+		check "power-cut-guard needs the split layout (the guard writes grubenv there)" \
+			expect layout "$SC_LAYOUT" split
+		return 0
+	fi
+	_e2e_guarded_run
+	_epg_delay=$(awk -v seed="$E2E_SEED" 'BEGIN { srand(seed); printf "%d", rand() * 60 }')
+	log "power cut: seed $E2E_SEED -> $_epg_delay ms after the guard's 'scheduling fallback'"
+	printf 'seed %s: power cut %s ms after the guard says "scheduling fallback"\n' "$E2E_SEED" \
+		"$_epg_delay" >>"$E2E_RUN/timeline"
+	e2e_boot --cut-on 'kmodguard: scheduling fallback' "$_epg_delay"
+	check "boot $BOOT_N: the new kernel's guard schedules the fallback" \
+		console "kmodguard: scheduling fallback to $K_OLD"
+	check "boot $BOOT_N: ends in the power cut or the guard's own reboot" \
+		expect end "$(case $BOOT_END in cut | reboot) echo ok ;; *) echo "$BOOT_END" ;; esac)" ok
+	check "after the cut: grubenv is a valid block" grubenv_valid
+	# Either the old block or the complete new one: never a mix.
+	case $(e2e_env next_entry):$(e2e_env kmodguard_attempts) in
+	":") _epg_landed="before the write reached the disk (grubenv unchanged)" ;;
+	"$P_OLD:1") _epg_landed="after the write (next_entry = old kernel, attempts = 1)" ;;
+	*) _epg_landed="mixed: next_entry='$(e2e_env next_entry)' attempts='$(e2e_env kmodguard_attempts)'" ;;
+	esac
+	log "power cut landed $_epg_landed"
+	printf '    cut       landed %s\n' "$_epg_landed" >>"$E2E_RUN/timeline"
+	check "after the cut: grubenv holds the old or the complete new state" \
+		expect grubenv "$(case $_epg_landed in mixed*) echo "$_epg_landed" ;; *) echo whole ;; esac)" whole
+	_e2e_finds_its_way
 }
 
 e2e_scenario_power_cut_build() {
