@@ -1,0 +1,240 @@
+# shellcheck shell=sh
+# Variables set here are read by scripts/bench and by the other figure files:
+# shellcheck disable=SC2034
+# bench-figures.sh - the figures of scripts/bench that need no QEMU: footprint, cpu, prebuilt,
+# rebuild. Each bench_figure_NAME records its rows with bench_row (lib/bench.sh). Expects
+# scripts/bench's globals: BENCH_REPO, BENCH_WORK, RUNS, QUICK, KMODGUARD, EARLY, FIXTURE_ROOT,
+# K_OLD, K_NEW, FIXTURE_MODULE, SOURCES, VIRTIO_SRC.
+
+BENCH_TIME_FORMAT='%e %U %S'
+
+# bench_time LOG CMD...: run CMD (output appended to LOG); print "WALL CPU" (seconds; CPU =
+# user + system of CMD and every child it waited for, /usr/bin/time).
+bench_time() {
+	_bt_log=$1
+	shift
+	printf '$ %s\n' "$*" >>"$_bt_log"
+	if ! /usr/bin/time -f "$BENCH_TIME_FORMAT" -o "$BENCH_WORK/time.out" "$@" >>"$_bt_log" 2>&1; then
+		log "'$*' failed; the end of its output:"
+		tail -n 30 "$_bt_log" >&2
+		return 1
+	fi
+	tail -n 1 "$BENCH_WORK/time.out" | awk '{ printf "%s %.2f\n", $1, $2 + $3 }'
+}
+
+# bench_kib BYTES
+bench_kib() {
+	awk -v b="$1" 'BEGIN { printf "%.1f\n", b / 1024 }'
+}
+
+# ---------------------------------------------------------------------------------------------
+# footprint: initramfs images with and without kmodguard, and the guard itself
+# ---------------------------------------------------------------------------------------------
+
+# A C program doing the guard's system work (the issue's 1.40 MB reference), linked the same
+# way: static glibc, libkmod.a, libblkid.a, zstd, xz; -Os, --gc-sections, stripped.
+bench_c_guard_source() {
+	cat <<'EOF'
+#include <blkid.h>
+#include <fcntl.h>
+#include <libkmod.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/reboot.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+/* The guard's work without its policy: config read, kmod load, blkid tag, grubenv write, kmsg. */
+int main(int argc, char **argv) {
+	const char *root = argc > 1 ? argv[1] : "";
+	char path[4096], conf[4096] = "", env[1024];
+	struct utsname u;
+	uname(&u);
+	snprintf(path, sizeof path, "%s/etc/kmodguard/kmodguard.conf", root);
+	int fd = open(path, O_RDONLY);
+	if (fd >= 0) { ssize_t n = read(fd, conf, sizeof conf - 1); if (n > 0) conf[n] = 0; close(fd); }
+	snprintf(path, sizeof path, "%s/lib/modules/%s", root, u.release);
+	struct kmod_ctx *ctx = kmod_new(path, NULL);
+	if (!ctx) return 4;
+	kmod_load_resources(ctx);
+	struct kmod_list *list = NULL, *it;
+	int rc = kmod_module_new_from_lookup(ctx, argc > 2 ? argv[2] : "virtio_blk", &list);
+	kmod_list_foreach(it, list) {
+		struct kmod_module *m = kmod_module_get_module(it);
+		rc = kmod_module_probe_insert_module(m, argc > 3 ? KMOD_PROBE_DRY_RUN : 0, NULL, NULL, NULL, NULL);
+		kmod_module_unref(m);
+	}
+	kmod_module_unref_list(list);
+	kmod_unref(ctx);
+	char *dev = blkid_evaluate_tag("UUID", argc > 4 ? argv[4] : "0", NULL);
+	int kmsg = open("/dev/kmsg", O_WRONLY);
+	if (kmsg >= 0) { dprintf(kmsg, "<6>cguard: %d %s\n", rc, dev ? dev : "-"); close(kmsg); }
+	if (rc == 0) return 0;
+	snprintf(path, sizeof path, "%s/boot/grub/grubenv", root);
+	fd = open(path, O_RDWR);
+	if (fd >= 0 && pread(fd, env, sizeof env, 0) == (ssize_t)sizeof env) {
+		memcpy(env + 25, "next_entry=x\n", 13);
+		pwrite(fd, env, sizeof env, 0);
+		fsync(fd);
+		close(fd);
+	}
+	sync();
+	return reboot(RB_AUTOBOOT);
+}
+EOF
+}
+
+# bench_c_guard OUT: build the C reference guard; false when it cannot be built here.
+bench_c_guard() {
+	_cg_kmod=
+	for _cg_d in "${KMODGUARD_KMOD_STATIC_DIR:-}" "$KMODGUARD_CACHE/libkmod-static" "$KMODGUARD_CACHE"/libkmod-static-*; do
+		if [ -n "$_cg_d" ] && [ -f "$_cg_d/libkmod.a" ]; then
+			_cg_kmod=$_cg_d
+			break
+		fi
+	done
+	[ -n "$_cg_kmod" ] || { log "no libkmod.a (scripts/deps builds it): no C reference"; return 1; }
+	ensure_packages gcc libblkid-dev libkmod-dev libzstd-dev liblzma-dev
+	bench_c_guard_source >"$BENCH_WORK/cguard.c"
+	gcc -Os -static -ffunction-sections -fdata-sections -Wl,--gc-sections -I/usr/include/blkid \
+		-o "$1" "$BENCH_WORK/cguard.c" -L"$_cg_kmod" -lkmod -lblkid -lzstd -llzma \
+		>"$BENCH_WORK/cguard.log" 2>&1 || { cat "$BENCH_WORK/cguard.log" >&2; return 1; }
+	strip "$1"
+}
+
+# bench_symbol_shares BINARY: where the bytes of an unstripped static link go (nm sizes by
+# origin), as "origin KiB" lines, largest first.
+bench_symbol_shares() {
+	nm -S --size-sort "$1" 2>/dev/null | awk '
+		NF == 4 {
+			size = 0; h = tolower($2)
+			for (i = 1; i <= length(h); i++) size = size * 16 + index("0123456789abcdef", substr(h, i, 1)) - 1
+			name = $4
+			if (name ~ /^\$s|^_?\$s|^swift_|^_swift_|^\$e/) o = "Swift (kmodguard + embedded stdlib)"
+			else if (name ~ /_swift_stdlib_|UnicodeData|unicode/) o = "Swift Unicode data tables"
+			else if (name ~ /^kmod_|^_kmod|^index_|^array_|^hash_|^strbuf_|^log_filep|^kmod/) o = "libkmod"
+			else if (name ~ /^blkid_|^ul_|^_blkid|^mnt_|^sysfs_|^loopcxt|^[a-z0-9]+_idinfo$|^probe_/) o = "libblkid"
+			else if (name ~ /^ZSTD|^HUF_|^FSE_|^ZSTDv|^POOL_|^XXH|^COVER|^ZDICT|^HIST_|^g_|^ZSTDMT/) o = "zstd"
+			else if (name ~ /^lzma_|^lzma/) o = "xz (liblzma)"
+			else o = "glibc and the rest"
+			s[o] += size
+		}
+		END { for (o in s) printf "%s\t%.0f\n", o, s[o] / 1024 }' | sort -t "$(printf '\t')" -k2,2nr
+}
+
+bench_figure_footprint() {
+	_fp=$BENCH_WORK/footprint
+	mkdir -p "$_fp"
+	# The guard: stripped, and as zstd -19 would store it.
+	cp "$EARLY" "$_fp/kmodguard-early"
+	strip "$_fp/kmodguard-early" 2>/dev/null || :
+	_g_size=$(stat -c %s "$_fp/kmodguard-early")
+	_g_zst=$(zstd -q -19 -c "$_fp/kmodguard-early" | wc -c)
+	_libc=glibc
+	if file "$_fp/kmodguard-early" 2>/dev/null | grep -qi musl || strings "$_fp/kmodguard-early" | grep -q 'musl libc'; then
+		_libc=musl
+	fi
+	_note="out/kmodguard-early ($_libc)"
+	_unstripped=$BENCH_REPO/.build-embedded/release/kmodguard-early
+	if [ -f "$_unstripped" ] && nm "$_unstripped" >/dev/null 2>&1; then
+		_shares=$(bench_symbol_shares "$_unstripped" | head -n 5 | awk -F '\t' '{ printf "%s%s %s KiB", sep, $1, $2; sep = ", " }')
+		_note="$_note; symbol sizes (nm --size-sort of the unstripped link $(stat -c %y "$_unstripped" | cut -c1-16), may differ from out/): $_shares"
+		bench_symbol_shares "$_unstripped" >"$_fp/symbol-shares.txt"
+		nm -S --size-sort -C "$_unstripped" | tail -n 25 >"$_fp/largest-symbols.txt" 2>/dev/null || :
+	fi
+	if bench_c_guard "$_fp/cguard"; then
+		_c_size=$(stat -c %s "$_fp/cguard")
+		_c_zst=$(zstd -q -19 -c "$_fp/cguard" | wc -c)
+		bench_row guard-size "guard binary, stripped" KiB "C equivalent (static glibc+libkmod+libblkid, -Os)" \
+			"kmodguard-early" "<= 1.55 MB" "$(bench_kib "$_c_size")" "$(bench_kib "$_g_size")" "$_note"
+		bench_row guard-zstd "guard binary, zstd -19" KiB "C equivalent" "kmodguard-early" "-" \
+			"$(bench_kib "$_c_zst")" "$(bench_kib "$_g_zst")"
+	else
+		bench_row guard-size "guard binary, stripped" KiB "issue's C reference (not built here)" \
+			"kmodguard-early" "<= 1.55 MB" "1433.6" "$(bench_kib "$_g_size")" "$_note"
+		bench_row guard-zstd "guard binary, zstd -19" KiB "-" "kmodguard-early" "-" "" "$(bench_kib "$_g_zst")"
+	fi
+
+	# The images: the e2e rootfs of each generator (both kernels, Debian's defaults: zstd,
+	# MODULES=most / generic dracut), without and with scripts/install; built for K_OLD.
+	# shellcheck source-path=SCRIPTDIR source=e2e-image.sh
+	. "$BENCH_REPO/scripts/lib/e2e-image.sh"
+	e2e_kernels
+	e2e_driver_source
+	for _gen in initramfs-tools dracut; do
+		_tar=$(e2e_rootfs "$_gen")
+		_dir=$_fp/$_gen
+		mkdir -p "$_dir"
+		log "footprint: $_gen images for $E2E_K_OLD (extracting $(basename "$_tar"))"
+		if ! unshare --mount --propagation private -- /bin/sh "$BENCH_REPO/scripts/bench" \
+			--inside-footprint "$_gen" "$_tar" "$_dir" "$E2E_K_OLD" "$BENCH_REPO" "$BENCH_WORK" \
+			>"$_dir/build.log" 2>&1; then
+			tail -n 40 "$_dir/build.log" >&2
+			die "footprint: building the $_gen images failed"
+		fi
+		rm -rf "$_dir/root"
+		without_c='' with_c='' without_u='' with_u='' without_s='' with_s=''
+		# shellcheck source=/dev/null
+		. "$_dir/sizes"
+		# What the image gains: files only in the "with" listing (cpio -itv: size is field 5).
+		_added=$(awk 'NR == FNR { seen[$NF] = 1; next } !($NF in seen) && $5 > 0 { print $5, $NF }' \
+			"$_dir/without.list" "$_dir/with.list" | sort -nr | head -n 6 |
+			awk '{ n = $2; sub(/.*\//, "", n); printf "%s%s %.0f KiB", sep, n, $1 / 1024; sep = ", " }')
+		bench_row "$_gen-zstd" "$_gen image, zstd (Debian default)" KiB "without kmodguard" \
+			"with kmodguard" "<= +700 KB" "$(bench_kib "$without_c")" "$(bench_kib "$with_c")" \
+			"adds $(bench_kib $((with_c - without_c))) KiB compressed (largest new files, uncompressed: $_added); build $without_s s / $with_s s"
+		bench_row "$_gen-raw" "$_gen image, uncompressed" KiB "without kmodguard" "with kmodguard" "-" \
+			"$(bench_kib "$without_u")" "$(bench_kib "$with_u")" \
+			"adds $(bench_kib $((with_u - without_u))) KiB uncompressed"
+	done
+}
+
+# bench_footprint_inside GEN TAR DIR KVER REPO WORK (private mount namespace): unpack TAR,
+# build an image without kmodguard, scripts/install, build one with it; write DIR/sizes.
+bench_footprint_inside() {
+	_gen=$1 _tar=$2 _dir=$3 _k=$4 _repo=$5
+	set -x
+	R=$_dir/root
+	mkdir -p "$R"
+	tar -xpf "$_tar" -C "$R" --numeric-owner
+	mount --bind /dev "$R/dev"
+	mount -t proc proc "$R/proc"
+	mount -t sysfs sysfs "$R/sys"
+	mount -t tmpfs tmpfs "$R/run"
+	mount -t tmpfs -o mode=1777 tmpfs "$R/tmp"
+	_img() { # NAME: build /boot/bench-NAME.img, print seconds
+		_s=$(date +%s)
+		if [ "$_gen" = dracut ]; then
+			chroot "$R" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C.UTF-8 \
+				dracut --force --no-hostonly --kver "$_k" "/boot/bench-$1.img" >&2
+		else
+			chroot "$R" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C.UTF-8 \
+				mkinitramfs -o "/boot/bench-$1.img" "$_k" >&2
+		fi
+		echo $(($(date +%s) - _s))
+	}
+	_raw() { # IMG [LIST]: bytes once decompressed (an uncompressed early cpio in front is skipped)
+		_sk=$R/usr/lib/dracut/skipcpio
+		if [ -x "$_sk" ]; then "$_sk" "$1"; else cat "$1"; fi >"$_dir/main.part"
+		case $(od -An -tx1 -N4 "$_dir/main.part" | tr -d ' \n') in
+		28b52ffd) zstd -dc "$_dir/main.part" ;;
+		1f8b*) gzip -dc "$_dir/main.part" ;;
+		04224d18 | 02214c18) lz4 -dc "$_dir/main.part" ;;
+		*) cat "$_dir/main.part" ;;
+		esac >"$_dir/main.cpio"
+		[ -z "${2:-}" ] || cpio -itv --quiet <"$_dir/main.cpio" >"$2" 2>/dev/null || :
+		wc -c <"$_dir/main.cpio"
+		rm -f "$_dir/main.part" "$_dir/main.cpio"
+	}
+	without_s=$(_img without)
+	"$_repo/scripts/install" --root "$R" --modules virtio_blk >&2
+	with_s=$(_img with)
+	{
+		printf 'without_s=%s\nwith_s=%s\n' "$without_s" "$with_s"
+		printf 'without_c=%s\nwith_c=%s\n' "$(stat -c %s "$R/boot/bench-without.img")" "$(stat -c %s "$R/boot/bench-with.img")"
+		printf 'without_u=%s\nwith_u=%s\n' "$(_raw "$R/boot/bench-without.img" "$_dir/without.list")" \
+			"$(_raw "$R/boot/bench-with.img" "$_dir/with.list")"
+	} >"$_dir/sizes"
+	cat "$_dir/sizes"
+	umount "$R/tmp" "$R/run" "$R/sys" "$R/proc" "$R/dev"
+}
