@@ -46,8 +46,8 @@ struct CompleteCommand: ParsableCommand {
         let store = StateStore(root: context.root)
         var completion = CompletionRun(steps: LiveCompletionSteps(context: context, snapshot: snapshot), snapshot: snapshot,
                                        state: try store.load(), now: timestamp())
+        completion.onMessage = { logger.info("\($0)") }
         completion.perform()
-        for message in completion.messages { logger.info("\(message)") }
         try store.save(completion.state)
         try applyGrubChanges(completion.grubChanges, snapshot: snapshot, logger: logger)
 
@@ -56,7 +56,10 @@ struct CompleteCommand: ParsableCommand {
                 logger.notice("not rebooting into \(kernel.string) (--no-reboot or --root)")
             } else {
                 logger.notice("rebooting into \(kernel.string)")
-                let reboot = Files.exists("/run/systemd/system") ? ExternalCommand("/usr/bin/systemctl", ["reboot"]) : ExternalCommand("/sbin/reboot")
+                // --no-block: a blocking `systemctl reboot` from inside kmodguard-complete.service
+                // waits for the shutdown transaction, which stops (kills) this very unit.
+                let reboot = Files.exists("/run/systemd/system")
+                    ? ExternalCommand("/usr/bin/systemctl", ["reboot", "--no-block"]) : ExternalCommand("/sbin/reboot")
                 let result = try context.run(reboot)
                 if !result.succeeded { logger.error("reboot failed: \(result.output)") }
             }

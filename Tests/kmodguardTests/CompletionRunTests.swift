@@ -67,6 +67,17 @@ import Testing
         #expect(result.rebootInto == nil && result.failures == 0)
     }
 
+    @Test func messagesAreReportedAsTheyAreSaid() throws {
+        final class Seen: @unchecked Sendable { var lines: [String] = [] }
+        let seen = Seen()
+        var run = CompletionRun(steps: FakeSteps(), snapshot: try snapshot(), state: PersistentState(), now: "2026-11-25T00:00:00Z")
+        run.onMessage = { seen.lines.append($0) }
+        run.perform()
+        #expect(!seen.lines.isEmpty)
+        #expect(seen.lines == run.messages)
+        #expect(seen.lines.contains { $0.hasPrefix(new.string + ": driver missing; building") })
+    }
+
     @Test func missingDriverIsBuiltVerifiedAndActivated() throws {
         let result = run(try snapshot(grubenv: ["kmodguard_failed=\(new)", "kmodguard_reason=virtio_blk: not found"]))
         #expect(result.steps.built == [new])

@@ -10,6 +10,8 @@ struct CompletionRun<Steps: CompletionSteps> {
     var state: PersistentState
     var grubChanges: [GrubChange] = []
     var messages: [String] = []
+    /// Called with each message as it is said, so a long build is not a silent service.
+    var onMessage: (String) -> Void = { _ in }
     var failures = 0
     /// Set when ACTIVATE=reboot chose a kernel to boot now.
     var rebootInto: KernelRelease?
@@ -160,5 +162,8 @@ struct CompletionRun<Steps: CompletionSteps> {
         }
     }
 
-    mutating func say(_ message: String) { messages.append(message) }
+    mutating func say(_ message: String) {
+        messages.append(message)
+        onMessage(message)
+    }
 }

@@ -130,6 +130,10 @@ struct Downloader: Sendable {
         case CURLE_PARTIAL_FILE, CURLE_RECV_ERROR, CURLE_GOT_NOTHING: return .truncated(message)
         case CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CACERT_BADFILE, CURLE_SSL_CONNECT_ERROR, CURLE_SSL_CERTPROBLEM:
             return .tls(message)
+        case CURLE_UNSUPPORTED_PROTOCOL where message.contains("HTTP/0.9"):
+            // libcurl reports a reply without an HTTP status line under the same code as an
+            // unknown URL scheme; the URL was fine, the server was not.
+            return .notHTTP(message)
         case CURLE_UNSUPPORTED_PROTOCOL, CURLE_URL_MALFORMAT: return .unsupportedURL(message)
         default: return .curl(code: code.rawValue, message: message)
         }

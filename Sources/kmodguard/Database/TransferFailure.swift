@@ -15,6 +15,8 @@ enum TransferFailure: Equatable, Sendable, CustomStringConvertible {
     /// The local file could not be written (disk full, …).
     case localWrite(String)
     case unsupportedURL(String)
+    /// The server's reply is not HTTP (no status line): a relay or a wrong port.
+    case notHTTP(String)
     /// Any other libcurl error, with its code.
     case curl(code: UInt32, message: String)
 
@@ -32,7 +34,7 @@ enum TransferFailure: Equatable, Sendable, CustomStringConvertible {
     var isTransient: Bool {
         switch self {
         case .httpStatus(let status): return status >= 500 || status == 408 || status == 429
-        case .refused, .timedOut, .truncated: return true
+        case .refused, .timedOut, .truncated, .notHTTP: return true
         case .curl: return true
         case .fileMissing, .tooLarge, .tls, .localWrite, .unsupportedURL: return false
         }
@@ -49,6 +51,7 @@ enum TransferFailure: Equatable, Sendable, CustomStringConvertible {
         case .tls(let message): return "TLS verification failed (" + message + ")"
         case .localWrite(let message): return "cannot write the download (" + message + ")"
         case .unsupportedURL(let message): return "unsupported URL (" + message + "; use https://, http:// or file://)"
+        case .notHTTP(let message): return "the server's reply is not HTTP (" + message + "; is the URL's port an HTTP server?)"
         case .curl(let code, let message): return "curl error " + String(code) + " (" + message + ")"
         }
     }
