@@ -238,3 +238,84 @@ bench_footprint_inside() {
 	cat "$_dir/sizes"
 	umount "$R/tmp" "$R/run" "$R/sys" "$R/proc" "$R/dev"
 }
+
+# ---------------------------------------------------------------------------------------------
+# cpu: callgrind instruction counts (repeatable on a loaded machine), plus hyperfine wall times
+# ---------------------------------------------------------------------------------------------
+
+# bench_callgrind NAME CMD...: instructions executed by CMD (valgrind --tool=callgrind,
+# children not traced), printed; the output file is kept as $BENCH_WORK/cpu/NAME.callgrind.
+bench_callgrind() {
+	_cg_name=$1
+	shift
+	valgrind --tool=callgrind --callgrind-out-file="$BENCH_WORK/cpu/$_cg_name.callgrind" "$@" \
+		>>"$BENCH_WORK/cpu/$_cg_name.log" 2>&1 || {
+		tail -n 20 "$BENCH_WORK/cpu/$_cg_name.log" >&2
+		return 1
+	}
+	sed -n 's/^summary: *//p' "$BENCH_WORK/cpu/$_cg_name.callgrind" | head -n 1
+}
+
+# bench_hyperfine_ms JSON INDEX: the run times (ms) of hyperfine's INDEXth command.
+bench_hyperfine_ms() {
+	jq -r --argjson i "$2" '.results[$i].times | map(. * 1000 * 1000 | round / 1000) | map(tostring) | join(" ")' "$1"
+}
+
+bench_figure_cpu() {
+	ensure_packages valgrind hyperfine grub-common kmod
+	_c=$BENCH_WORK/cpu
+	R=$_c/root
+	mkdir -p "$R/lib/modules" "$R/etc/kmodguard" "$R/boot/grub"
+	ln -s "$FIXTURE_ROOT/lib/modules/$K_OLD" "$R/lib/modules/$K_OLD"
+	printf 'MODULES="%s"\n' "$FIXTURE_MODULE" >"$R/etc/kmodguard/kmodguard.conf"
+	# The guard records its result in ROOT/run/kmodguard (fsync'd file and directory, even in a
+	# dry run); /run is a tmpfs in the initramfs, so it is one here too.
+	_shm=$(mktemp -d /dev/shm/kmodguard-bench.XXXXXX)
+	ln -s "$_shm" "$R/run"
+	set -- "$EARLY" --root "$R" --kernel "$K_OLD" --dry-run --no-reboot --log stderr
+	"$@" >"$_c/guard.out" 2>&1 || { cat "$_c/guard.out" >&2; die "cpu: the guard's dry run failed on the fixture root"; }
+	"$@" 2>&1 | grep -q . || :
+	modprobe -n -d "$R" -S "$K_OLD" "$FIXTURE_MODULE" >"$_c/modprobe.out" 2>&1 ||
+		{ cat "$_c/modprobe.out" >&2; die "cpu: modprobe -n failed on the fixture root"; }
+	_base='' _kg=''
+	_i=0
+	while [ "$_i" -lt "$RUNS" ]; do
+		_i=$((_i + 1))
+		_base="$_base $(bench_callgrind "modprobe-$_i" modprobe -n -d "$R" -S "$K_OLD" "$FIXTURE_MODULE")"
+		_kg="$_kg $(bench_callgrind "guard-$_i" "$@")"
+	done
+	bench_row guard-instructions "guard happy path, dry run (fixture root)" "instructions" \
+		"modprobe -n (kmod 30, dynamic)" "kmodguard-early --dry-run" "-" "$_base" "$_kg" \
+		"callgrind, main program only; $FIXTURE_MODULE on $K_OLD; guard: config + libkmod lookup + vermagic check, modprobe: lookup + dry-run insert"
+	hyperfine -N --warmup 3 --runs 30 --export-json "$_c/guard.hyperfine.json" \
+		"modprobe -n -d $R -S $K_OLD $FIXTURE_MODULE" "$*" >"$_c/guard.hyperfine.log" 2>&1 ||
+		{ cat "$_c/guard.hyperfine.log" >&2; die "cpu: hyperfine failed"; }
+	bench_row guard-wall "guard happy path, dry run, wall" ms "modprobe -n" "kmodguard-early --dry-run" "-" \
+		"$(bench_hyperfine_ms "$_c/guard.hyperfine.json" 0)" "$(bench_hyperfine_ms "$_c/guard.hyperfine.json" 1)" \
+		"hyperfine -N, 3 warm-up + 30 runs each; ROOT/run on tmpfs as in the initramfs (the guard fsyncs its result file there)"
+	rm -rf "$_shm"
+
+	# grubenv: the same change to the same 1024-byte block, each run from a fresh copy.
+	grub-editenv "$_c/grubenv.orig" create
+	grub-editenv "$_c/grubenv.orig" set "kmodguard_last_good=$K_OLD" "saved_entry=gnulinux-advanced-x>gnulinux-$K_OLD-advanced-x"
+	_base='' _kg=''
+	_i=0
+	while [ "$_i" -lt "$RUNS" ]; do
+		_i=$((_i + 1))
+		cp "$_c/grubenv.orig" "$_c/grubenv.a"
+		_base="$_base $(bench_callgrind "grub-editenv-$_i" grub-editenv "$_c/grubenv.a" set kmodguard_trial=armed "kmodguard_trial_kernel=$K_NEW")"
+		cp "$_c/grubenv.orig" "$_c/grubenv.b"
+		_kg="$_kg $(bench_callgrind "kmodguard-grubenv-$_i" "$KMODGUARD" grubenv --file "$_c/grubenv.b" set kmodguard_trial=armed "kmodguard_trial_kernel=$K_NEW")"
+		cmp -s "$_c/grubenv.a" "$_c/grubenv.b" || die "cpu: kmodguard grubenv and grub-editenv wrote different blocks"
+	done
+	bench_row grubenv-instructions "grubenv set (2 variables)" instructions "grub-editenv FILE set" \
+		"kmodguard grubenv --file FILE set" "-" "$_base" "$_kg" \
+		"callgrind; the kmodguard CLI is dynamic Swift with Foundation and ArgumentParser: process start-up (dynamic linking, runtime and Foundation initialisation) is most of it; the guard does the same write with KmodguardCore's codec"
+	hyperfine -N --warmup 3 --runs 30 --export-json "$_c/grubenv.hyperfine.json" \
+		--prepare "cp $_c/grubenv.orig $_c/grubenv.a" "grub-editenv $_c/grubenv.a set kmodguard_trial=armed kmodguard_trial_kernel=$K_NEW" \
+		--prepare "cp $_c/grubenv.orig $_c/grubenv.b" "$KMODGUARD grubenv --file $_c/grubenv.b set kmodguard_trial=armed kmodguard_trial_kernel=$K_NEW" \
+		>"$_c/grubenv.hyperfine.log" 2>&1 || { cat "$_c/grubenv.hyperfine.log" >&2; die "cpu: hyperfine failed"; }
+	bench_row grubenv-wall "grubenv set (2 variables), wall" ms "grub-editenv FILE set" "kmodguard grubenv --file FILE set" "-" \
+		"$(bench_hyperfine_ms "$_c/grubenv.hyperfine.json" 0)" "$(bench_hyperfine_ms "$_c/grubenv.hyperfine.json" 1)" \
+		"hyperfine -N, 3 warm-up + 30 runs each, fresh copy before each run; both fsync"
+}
