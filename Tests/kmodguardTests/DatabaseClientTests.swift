@@ -136,6 +136,19 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: directory + "/dkms.conf"))
     }
 
+    @Test func oneClientLoadsTheIndexOnce() throws {
+        let bed = try DatabaseTestBed()
+        defer { bed.remove() }
+        try bed.publish()
+        let client = bed.client("file://" + bed.database)
+        let first = try client.loadIndex()
+        try FileManager.default.removeItem(atPath: bed.database + "/index.json")
+        // The same client (one `complete`) does not download it again; a new one must.
+        #expect(try client.loadIndex() == first)
+        #expect(client.fingerprint() == "database " + client.indexURL + " generation " + String(first.generation))
+        #expect(throws: DatabaseError.self) { try bed.client("file://" + bed.database).loadIndex() }
+    }
+
     @Test func transientFailuresAreRetried() throws {
         let bed = try DatabaseTestBed()
         defer { bed.remove() }

@@ -15,6 +15,13 @@ struct DriverDatabase {
     var limits = ExtractionLimits()
     /// Progress lines (downloads, cache reuse) for the journal.
     var log: (String) -> Void = { _ in }
+    /// The index once loaded and verified: one `complete` asks for it several times (the retry
+    /// fingerprint, then each kernel's driver) and should download it once.
+    private let loaded = LoadedIndex()
+
+    private final class LoadedIndex {
+        var index: DriverIndex?
+    }
 
     static let indexLimit = 16 << 20
     static let signatureLimit = 4096
@@ -70,6 +77,7 @@ struct DriverDatabase {
     /// The current index, authentic and not older than any accepted before (its generation is
     /// then recorded). The signature is fetched first and checked before the index is parsed.
     func loadIndex() throws(DatabaseError) -> DriverIndex {
+        if let index = loaded.index { return index }
         let keys = try KeyRing.load(root: root)
         let indexURL = indexURL
         let signatureURL = DatabaseURL.signature(ofIndex: indexURL)
@@ -92,6 +100,7 @@ struct DriverDatabase {
         let store = GenerationStore(root: root)
         try store.check(url: indexURL, generation: index.generation, sha256: digest)
         try store.record(url: indexURL, generation: index.generation, sha256: digest)
+        loaded.index = index
         return index
     }
 
