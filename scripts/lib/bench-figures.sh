@@ -319,3 +319,90 @@ bench_figure_cpu() {
 		"$(bench_hyperfine_ms "$_c/grubenv.hyperfine.json" 0)" "$(bench_hyperfine_ms "$_c/grubenv.hyperfine.json" 1)" \
 		"hyperfine -N, 3 warm-up + 30 runs each, fresh copy before each run; both fsync"
 }
+
+# ---------------------------------------------------------------------------------------------
+# prebuilt: kmodguard complete with a prebuilt module from the database vs from its source
+# ---------------------------------------------------------------------------------------------
+
+# bench_scratch_root DIR KVER...: a root with the fixture's module trees (symlinked files),
+# virtio_blk's in-tree module removed (as in the e2e image), K's headers, depmod'ed.
+bench_scratch_root() {
+	_sr=$1
+	shift
+	mkdir -p "$_sr/lib/modules" "$_sr/etc/kmodguard/keys" "$_sr/boot/grub" "$_sr/run/kmodguard"
+	for _sr_k in "$@"; do
+		_sr_t=$_sr/lib/modules/$_sr_k
+		cp -rs "$FIXTURE_ROOT/lib/modules/$_sr_k" "$_sr_t"
+		rm -rf "$_sr_t/updates" "$_sr_t/build" "$_sr_t/source"
+		rm -f "$_sr_t/kernel/drivers/block/virtio_blk.ko"
+		ln -s "/usr/src/linux-headers-$_sr_k" "$_sr_t/build"
+		depmod -b "$_sr" "$_sr_k"
+		: >"$_sr/boot/vmlinuz-$_sr_k"
+	done
+}
+
+bench_figure_prebuilt() {
+	_p=$BENCH_WORK/prebuilt
+	mkdir -p "$_p"
+	chmod 0755 "$_p"
+	for _k in "$K_OLD" "$K_NEW"; do
+		[ -f "/usr/src/linux-headers-$_k/Makefile" ] || ensure_packages "linux-headers-$_k"
+	done
+	# The publisher: one key, two databases (the same source; one with modules prebuilt for
+	# both kernels, one with the source only).
+	bench_scratch_root "$_p/publisher" "$K_OLD" "$K_NEW"
+	"$KMODGUARD" keygen --out "$_p/keys" --name bench >"$_p/publish.log" 2>&1
+	"$KMODGUARD" --root "$_p/publisher" publish --source "$VIRTIO_SRC" --key "$_p/keys/bench.key" \
+		--out "$_p/db-prebuilt" --prebuilt "$K_OLD" --prebuilt "$K_NEW" >>"$_p/publish.log" 2>&1 ||
+		{ cat "$_p/publish.log" >&2; die "prebuilt: kmodguard publish --prebuilt failed"; }
+	"$KMODGUARD" --root "$_p/publisher" publish --source "$VIRTIO_SRC" --key "$_p/keys/bench.key" \
+		--out "$_p/db-source" >>"$_p/publish.log" 2>&1 ||
+		{ cat "$_p/publish.log" >&2; die "prebuilt: kmodguard publish failed"; }
+	# The machine: booted K_OLD with the guard passing; K_NEW and K_OLD both lack virtio_blk.
+	bench_scratch_root "$_p/machine" "$K_OLD" "$K_NEW"
+	sed -e "s/6\.1\.0-56-cloud-amd64/@NEW@/g" -e "s/6\.1\.0-55-cloud-amd64/@OLD@/g" \
+		-e "s/@NEW@/$K_NEW/g" -e "s/@OLD@/$K_OLD/g" \
+		"$BENCH_REPO/Tests/Fixtures/grub/two-kernels.cfg" >"$_p/machine/boot/grub/grub.cfg"
+	printf 'outcome=passed\nkernel=%s\n' "$K_OLD" >"$_p/machine/run/kmodguard/early-result"
+	cp "$_p/keys/bench.pub" "$_p/machine/etc/kmodguard/keys/bench.pub"
+	_base='' _kg='' _basec='' _kgc=''
+	_i=0
+	while [ "$_i" -lt "$RUNS" ]; do
+		_i=$((_i + 1))
+		for _kind in source prebuilt; do
+			_m=$_p/run-$_kind-$_i
+			cp -a "$_p/machine" "$_m"
+			printf 'MODULES="virtio_blk"\nDATABASE_URL="file://%s/"\nACTIVATE="none"\n' "$_p/db-$_kind" \
+				>"$_m/etc/kmodguard/kmodguard.conf"
+			# shellcheck disable=SC2046 # two numbers
+			set -- $(bench_time "$_p/complete-$_kind-$_i.log" "$KMODGUARD" --root "$_m" complete \
+				--running "$K_OLD" --no-reboot) || die "prebuilt: kmodguard complete ($_kind) failed"
+			for _k in "$K_OLD" "$K_NEW"; do
+				[ -f "$_m/lib/modules/$_k/updates/kmodguard/virtio_blk.ko" ] ||
+					die "prebuilt: complete ($_kind) installed no virtio_blk.ko for $_k (log: $_p/complete-$_kind-$_i.log)"
+			done
+			if [ "$_kind" = source ]; then
+				_base="$_base $1" _basec="$_basec $2"
+			else
+				_kg="$_kg $1" _kgc="$_kgc $2"
+			fi
+			rm -rf "$_m"
+		done
+	done
+	# What the prebuilt path cannot avoid: depmod of each kernel's full module tree.
+	_dep=''
+	_i=0
+	while [ "$_i" -lt "$RUNS" ]; do
+		_i=$((_i + 1))
+		# shellcheck disable=SC2046
+		set -- $(bench_time "$_p/depmod.log" depmod -b "$_p/machine" "$K_NEW")
+		_dep="$_dep $1"
+	done
+	# shellcheck disable=SC2046
+	set -- $(bench_stats "$_dep")
+	bench_row prebuilt-wall "complete for 2 kernels: database prebuilt vs source (virtio_blk)" s \
+		"complete, source from the database" "complete, prebuilt from the database" "<= 0.05 (20x)" "$_base" "$_kg" \
+		"file:// database, ACTIVATE=none, no initramfs images in the scratch root (that step is the same both ways); the prebuilt path runs depmod once per kernel, median $2 s each here (min $3, max $4): that floor limits the ratio"
+	bench_row prebuilt-cpu "complete for 2 kernels, CPU (user+sys)" s \
+		"complete, source" "complete, prebuilt" "-" "$_basec" "$_kgc"
+}
