@@ -157,8 +157,6 @@ bench_figure_footprint() {
 
 	# The images: the e2e rootfs of each generator (both kernels, Debian's defaults: zstd,
 	# MODULES=most / generic dracut), without and with scripts/install; built for K_OLD.
-	# shellcheck source-path=SCRIPTDIR source=e2e-image.sh
-	. "$BENCH_REPO/scripts/lib/e2e-image.sh"
 	e2e_kernels
 	e2e_driver_source
 	for _gen in initramfs-tools dracut; do

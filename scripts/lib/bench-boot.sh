@@ -1,0 +1,289 @@
+# shellcheck shell=sh
+# Variables set here are read by scripts/bench:
+# shellcheck disable=SC2034
+# bench-boot.sh - the QEMU figures of scripts/bench: boot (the guard's happy path vs plain
+# modprobe, kernel start -> switch_root with and without kmodguard) and recovery (scripts/e2e's
+# main scenario; the guard's decision vs an unguarded initramfs's root wait). Source after
+# common.sh, bench.sh, e2e-image.sh, e2e-boot.sh and e2e-scenarios.sh.
+#
+# The boots use the e2e images (initramfs-tools, split layout: /boot on NVMe, / on virtio) but
+# start the kernel directly (QEMU -kernel/-initrd: no SeaBIOS/GRUB disk load, which is the same
+# for both images and costs ~7 s under TCG), with the disks in snapshot mode (nothing written
+# to the cached images). Each image's initrd is unpacked and repacked (lz4 -l, as the image's
+# own) with marks added: tiny scripts that write "kmodguard-bench: NAME" to /dev/kmsg, so the
+# console shows them with the kernel's printk timestamps:
+#
+#   local-top:  start -> (kmodguard's own local-top script | modprobe virtio_blk | nothing) -> end
+#   init-bottom (last): switch -- right before run-init switches to the root filesystem
+#
+# init=/bin/true + panic=-1: once run-init execs the root's "init", it exits, the kernel panics
+# and reboots at once, and QEMU (-no-reboot) ends: a boot costs kernel + initramfs only.
+
+BENCH_ROOT_UUID=5e2e0001-4b1d-4c2a-9e6f-0a1b2c3d4e01
+
+# _bench_mark_script NAME [COMMAND]: an initramfs-tools boot script that runs COMMAND (if any)
+# and then writes the mark NAME.
+_bench_mark_script() {
+	cat <<EOF
+#!/bin/sh
+PREREQ=""
+case \$1 in prereqs) echo "\$PREREQ"; exit 0 ;; esac
+${2:-:}
+echo "<6>kmodguard-bench: $1" >/dev/kmsg
+exit 0
+EOF
+}
+
+# bench_initrd IMAGEDIR KVER VARIANT OUT: OUT = KVER's initrd of the image, with the marks.
+# VARIANT: guard (kmodguard's local-top script between start and end), modprobe
+# (modprobe virtio_blk between them), none.
+bench_initrd() {
+	_bi_dir=$BENCH_WORK/boot/initrd-$3-$(basename "$1")
+	rm -rf "$_bi_dir"
+	mkdir -p "$_bi_dir"
+	_bi_src=$BENCH_WORK/boot/$(basename "$1")-initrd.img-$2
+	if [ ! -s "$_bi_src" ]; then
+		_bi_boot=$(($(partx -g -o START -n 2 "$1/boot.img" | tr -d ' ') * 512))
+		debugfs -R "dump /initrd.img-$2 $_bi_src" "$1/boot.img?offset=$_bi_boot" >/dev/null 2>&1
+		debugfs -R "dump /vmlinuz-$2 $BENCH_WORK/boot/vmlinuz-$2" "$1/boot.img?offset=$_bi_boot" >/dev/null 2>&1
+		if [ ! -s "$_bi_src" ] || [ ! -s "$BENCH_WORK/boot/vmlinuz-$2" ]; then die "boot: no kernel/initrd $2 in $1/boot.img"; fi
+	fi
+	unmkinitramfs "$_bi_src" "$_bi_dir/x" || die "boot: unmkinitramfs $_bi_src failed"
+	_bi_root=$_bi_dir/x
+	[ -d "$_bi_root/main" ] && _bi_root=$_bi_root/main
+	_bi_mods=$_bi_root/usr/lib/modules/$2
+	if ! find "$_bi_mods" -name 'virtio_blk.ko*' | grep -q .; then
+		# initramfs-tools (MODULES=most) never copies updates/: a DKMS user adds the driver to
+		# /etc/initramfs-tools/modules. Do that here: the module from the image's root
+		# filesystem, depmod on the image's tree.
+		_bi_rootoff=$(($(partx -g -o START -n 1 "$1/root.img" | tr -d ' ') * 512))
+		mkdir -p "$_bi_mods/updates/dkms"
+		debugfs -R "dump /usr/lib/modules/$2/updates/dkms/virtio_blk.ko $_bi_mods/updates/dkms/virtio_blk.ko" \
+			"$1/root.img?offset=$_bi_rootoff" >/dev/null 2>&1
+		[ -s "$_bi_mods/updates/dkms/virtio_blk.ko" ] || {
+			[ "$3" = none ] || die "boot: no updates/dkms/virtio_blk.ko for $2 in $1/root.img"
+			rm -rf "$_bi_mods/updates/dkms"
+		}
+		depmod -b "$_bi_root" "$2" || die "boot: depmod on the unpacked initrd failed"
+	fi
+	_bi_lt=$_bi_root/scripts/local-top
+	mkdir -p "$_bi_lt" "$_bi_root/scripts/init-bottom"
+	_bench_mark_script start >"$_bi_lt/bench_start"
+	_bench_mark_script end >"$_bi_lt/bench_end"
+	case $3 in
+	guard)
+		[ -x "$_bi_lt/kmodguard" ] || die "boot: $1 has no kmodguard local-top script"
+		_bi_mid='/scripts/local-top/kmodguard "$@"'
+		;;
+	modprobe)
+		_bench_mark_script modprobed 'modprobe virtio_blk' >"$_bi_lt/bench_modprobe"
+		_bi_mid='/scripts/local-top/bench_modprobe "$@"'
+		;;
+	none) _bi_mid=':' ;;
+	esac
+	# ORDER: the marks around the step under test, then whatever else the image had.
+	{
+		printf '/scripts/local-top/bench_start "$@"\n[ -e /conf/param.conf ] && . /conf/param.conf\n'
+		printf '%s\n[ -e /conf/param.conf ] && . /conf/param.conf\n' "$_bi_mid"
+		printf '/scripts/local-top/bench_end "$@"\n[ -e /conf/param.conf ] && . /conf/param.conf\n'
+		if [ -f "$_bi_lt/ORDER" ]; then
+			grep -v -e 'local-top/kmodguard' -e '^\[ -e /conf/param.conf \]' "$_bi_lt/ORDER" |
+				sed 's|$|\n[ -e /conf/param.conf ] \&\& . /conf/param.conf|'
+		fi
+	} >"$_bi_lt/ORDER.new"
+	mv "$_bi_lt/ORDER.new" "$_bi_lt/ORDER"
+	_bench_mark_script switch >"$_bi_root/scripts/init-bottom/bench_switch"
+	{
+		[ ! -f "$_bi_root/scripts/init-bottom/ORDER" ] || cat "$_bi_root/scripts/init-bottom/ORDER"
+		printf '/scripts/init-bottom/bench_switch "$@"\n[ -e /conf/param.conf ] && . /conf/param.conf\n'
+	} >"$_bi_root/scripts/init-bottom/ORDER.new"
+	mv "$_bi_root/scripts/init-bottom/ORDER.new" "$_bi_root/scripts/init-bottom/ORDER"
+	chmod 0755 "$_bi_lt"/bench_* "$_bi_root/scripts/init-bottom/bench_switch"
+	(cd "$_bi_root" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet | lz4 -l -q -c) >"$4"
+	rm -rf "$_bi_dir"
+}
+
+# bench_qemu IMAGEDIR KVER INITRD CONSOLE APPEND: one direct kernel boot; prints its wall ms and
+# how it ended (reboot | watchdog).
+bench_qemu() {
+	_bq_t0=$(_e2e_now_ms)
+	: >"$4"
+	qemu-system-x86_64 -accel tcg -machine pc,graphics=off -m 1024 -smp 2 -nodefaults \
+		-display none -monitor none -parallel none -no-reboot -serial "file:$4" \
+		-kernel "$BENCH_WORK/boot/vmlinuz-$2" -initrd "$3" \
+		-append "root=UUID=$BENCH_ROOT_UUID ro console=ttyS0,115200 panic=-1 printk.devkmsg=on $5" \
+		-drive "file=$1/boot.img,format=raw,if=none,id=bootdisk,snapshot=on" \
+		-device "nvme,drive=bootdisk,serial=e2eboot" \
+		-drive "file=$1/root.img,format=raw,if=none,id=rootdisk,snapshot=on" \
+		-device "virtio-blk-pci,drive=rootdisk" \
+		-netdev "user,id=net0,restrict=on" -device virtio-net-pci,netdev=net0 \
+		</dev/null >"$4.qemu" 2>&1 &
+	E2E_QEMU_PID=$!
+	_bq_end=reboot
+	while kill -0 "$E2E_QEMU_PID" 2>/dev/null; do
+		if [ $(($(_e2e_now_ms) - _bq_t0)) -ge 240000 ]; then
+			_bq_end=watchdog
+			kill "$E2E_QEMU_PID" 2>/dev/null || :
+			break
+		fi
+		sleep 0.2
+	done
+	wait "$E2E_QEMU_PID" 2>/dev/null || :
+	E2E_QEMU_PID=
+	echo "$(($(_e2e_now_ms) - _bq_t0)) $_bq_end"
+}
+
+# bench_mark_time CONSOLE REGEX: the printk timestamp (s) of the first console line matching
+# REGEX, or "" when none does.
+bench_mark_time() {
+	tr -d '\r' <"$1" | grep -a -E -e "$2" | sed -n 's/^\[ *\([0-9]*\.[0-9]*\)\].*/\1/p' | head -n 1
+}
+
+# bench_ms A B: (B - A) * 1000, or "" when either is missing.
+bench_ms() {
+	[ -n "$1" ] && [ -n "$2" ] || return 0
+	awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f\n", (b - a) * 1000 }'
+}
+
+_bench_boot_images() {
+	e2e_kernels
+	e2e_driver_source
+	e2e_shadow_repo "$BENCH_WORK/repo"
+	BENCH_GUARDED=$(e2e_image initramfs-tools split guarded "$BENCH_WORK/repo")
+	BENCH_CONTROL=$(e2e_image initramfs-tools split control)
+}
+
+bench_figure_boot() {
+	ensure_packages qemu-system-x86 e2fsprogs fdisk util-linux initramfs-tools-core lz4 zstd cpio mmdebstrap \
+		grub-common jq
+	mkdir -p "$BENCH_WORK/boot"
+	(
+		with_lock e2e
+		_bench_boot_images
+		_b=$BENCH_WORK/boot
+		# K_OLD: its virtio_blk (updates/dkms) is in both images, so both boot.
+		bench_initrd "$BENCH_CONTROL" "$E2E_K_OLD" modprobe "$_b/control-modprobe.img"
+		bench_initrd "$BENCH_CONTROL" "$E2E_K_OLD" none "$_b/control-none.img"
+		bench_initrd "$BENCH_GUARDED" "$E2E_K_OLD" guard "$_b/guarded-guard.img"
+		: >"$_b/results"
+		_i=0
+		while [ "$_i" -lt "$BOOTS" ]; do
+			_i=$((_i + 1))
+			# With udev's autoload of virtio_blk off (modprobe.blacklist only stops alias loads:
+			# modprobe by name and libkmod's probe without APPLY_BLACKLIST still load it), the
+			# step between the marks really loads the module; without, udev has loaded it before
+			# local-top and the boot is an ordinary one.
+			for _v in "control modprobe load modprobe.blacklist=virtio_blk" \
+				"guarded guard load modprobe.blacklist=virtio_blk" \
+				"control none normal -" "guarded guard normal -"; do
+				# shellcheck disable=SC2086 # four words
+				set -- $_v
+				_img=$BENCH_CONTROL
+				[ "$1" = guarded ] && _img=$BENCH_GUARDED
+				_ap=$4
+				[ "$_ap" = - ] && _ap=''
+				_con=$_b/boot-$1-$3-$_i.console
+				# shellcheck disable=SC2046
+				set -- "$1" "$2" "$3" $(bench_qemu "$_img" "$E2E_K_OLD" "$_b/$1-$2.img" "$_con" "$_ap")
+				_s=$(bench_mark_time "$_con" 'kmodguard-bench: start$')
+				_e=$(bench_mark_time "$_con" 'kmodguard-bench: end$')
+				_w=$(bench_mark_time "$_con" 'kmodguard-bench: switch$')
+				_ok=ok
+				[ "$5" = reboot ] && [ -n "$_s" ] && [ -n "$_e" ] && [ -n "$_w" ] || _ok=incomplete
+				if [ "$2" = guard ] && ! tr -d '\r' <"$_con" | grep -a -q 'kmodguard-early exit 0 after'; then
+					_ok=guard-failed
+				fi
+				printf '%s %s %s %s %s %s %s %s\n' "$1" "$3" "$_i" "$_ok" "$(bench_ms "$_s" "$_e")" \
+					"$(awk -v w="$_w" 'BEGIN { printf "%.3f", w }')" "$4" "$5" >>"$_b/results"
+				log "boot $_i $1/$3: $_ok, step $(bench_ms "$_s" "$_e") ms, switch_root at $_w s, QEMU $4 ms"
+			done
+		done
+	) || die "boot: the boots failed"
+	_b=$BENCH_WORK/boot
+	_vals() { # IMAGE KIND FIELD
+		awk -v i="$1" -v k="$2" -v f="$3" '$1 == i && $2 == k && $4 == "ok" { printf "%s ", $f }' "$_b/results"
+	}
+	_bad=$(awk '$4 != "ok"' "$_b/results" | wc -l)
+	bench_row boot-load "module load step in the initramfs (udev autoload off)" ms \
+		"modprobe virtio_blk" "kmodguard-early (load + WAIT_FOR root UUID)" "<= 1.1" \
+		"$(_vals control load 5)" "$(_vals guarded load 5)" \
+		"e2e image initramfs-tools/split, $E2E_K_OLD, direct kernel boot under TCG; printk time between marks written right before and after the step; $_bad boot(s) discarded (incomplete or guard not ok)"
+	bench_row boot-switchroot "kernel start -> switch_root, ordinary boot" s \
+		"no kmodguard (control image)" "kmodguard image (guard in local-top)" "-" \
+		"$(_vals control normal 6)" "$(_vals guarded normal 6)" \
+		"printk time of a mark at the end of init-bottom; guard step in these boots (virtio_blk already loaded by udev): median $(bench_stats "$(_vals guarded normal 5)" | cut -d' ' -f2) ms vs empty step $(bench_stats "$(_vals control normal 5)" | cut -d' ' -f2) ms; with autoload off: switch_root at $(bench_stats "$(_vals control load 6)" | cut -d' ' -f2) s (modprobe) vs $(bench_stats "$(_vals guarded load 6)" | cut -d' ' -f2) s (guard)"
+}
+
+# ---------------------------------------------------------------------------------------------
+# recovery
+# ---------------------------------------------------------------------------------------------
+
+bench_figure_recovery() {
+	ensure_packages qemu-system-x86 e2fsprogs fdisk util-linux initramfs-tools-core lz4 zstd cpio mmdebstrap \
+		grub-common jq
+	_r=$BENCH_WORK/recovery
+	mkdir -p "$_r" "$BENCH_WORK/boot"
+	# (1) The guard's decision vs the unguarded root wait: K_NEW (no virtio_blk) booted directly,
+	# panic=-1 so initramfs-tools' panic reboots at once when it gives up on the root device.
+	(
+		with_lock e2e
+		_bench_boot_images
+		bench_initrd "$BENCH_CONTROL" "$E2E_K_NEW" none "$_r/control-new.img"
+		bench_initrd "$BENCH_GUARDED" "$E2E_K_NEW" guard "$_r/guarded-new.img"
+		: >"$_r/results"
+		_n=$((RUNS < 3 ? RUNS : 3))
+		_i=0
+		while [ "$_i" -lt "$_n" ]; do
+			_i=$((_i + 1))
+			for _v in control guarded; do
+				_img=$BENCH_CONTROL
+				[ "$_v" = guarded ] && _img=$BENCH_GUARDED
+				_con=$_r/boot-$_v-$_i.console
+				# shellcheck disable=SC2046
+				set -- $(bench_qemu "$_img" "$E2E_K_NEW" "$_r/$_v-new.img" "$_con" "")
+				_s=$(bench_mark_time "$_con" 'kmodguard-bench: start$')
+				_g=$(bench_mark_time "$_con" 'kmodguard: ')
+				_end=$(bench_mark_time "$_con" 'reboot: Restarting system')
+				printf '%s %s %s %s %s %s\n' "$_v" "$_i" "$2" "$(bench_ms "$_s" "$_end")" \
+					"$(bench_ms "$_g" "$_end")" "$1" >>"$_r/results"
+				log "recovery boot $_i $_v ($E2E_K_NEW): $2, local-top start -> reboot $(bench_ms "$_s" "$_end") ms"
+			done
+		done
+	) || die "recovery: the boots failed"
+	_vals() { # KIND FIELD
+		awk -v k="$1" -v f="$2" '$1 == k && $3 == "reboot" && $f != "" { printf "%s ", $f }' "$_r/results"
+	}
+	bench_row decision "missing driver: local-top start -> reboot" s \
+		"no kmodguard: initramfs-tools root wait, then panic=-1" "kmodguard: guard falls back (writes grubenv, reboots)" "< 1 s" \
+		"$(_vals control 4 | awk '{ for (i = 1; i <= NF; i++) printf "%.3f ", $i / 1000 }')" \
+		"$(_vals guarded 4 | awk '{ for (i = 1; i <= NF; i++) printf "%.3f ", $i / 1000 }')" \
+		"$E2E_K_NEW without virtio_blk, direct kernel boot; the guard's first kmsg line -> reboot: median $(bench_stats "$(_vals guarded 5)" | cut -d' ' -f2) ms; WAIT_FOR is set in the e2e image (root UUID, 20 s) but a module that is not there fails at once. Without panic=-1 (Debian's default) the unguarded machine stays in the initramfs shell"
+
+	# (2) scripts/e2e: the whole story, boots and wall time.
+	log "recovery: scripts/e2e --scenario control --scenario main --keep (takes the e2e lock itself)"
+	if ! KMODGUARD_E2E_NO_BUILD=1 "$BENCH_REPO/scripts/e2e" --scenario control --scenario main --keep \
+		--json "$_r/e2e.json" >"$_r/e2e.out" 2>"$_r/e2e.err"; then
+		tail -n 30 "$_r/e2e.err" >&2
+		log "recovery: scripts/e2e failed; recording what it measured"
+	fi
+	_kept=$(sed -n 's/.*kept \(.*kmodguard-e2e\.[A-Za-z0-9]*\)$/\1/p' "$_r/e2e.err" | tail -n 1)
+	[ -s "$_r/e2e.json" ] || die "recovery: scripts/e2e wrote no JSON (log: $_r/e2e.err)"
+	_main_boots=$(jq -r '.scenarios[] | select(.name == "main") | .boots' "$_r/e2e.json")
+	_main_secs=$(jq -r '.scenarios[] | select(.name == "main") | .seconds' "$_r/e2e.json")
+	_main_result=$(jq -r '.scenarios[] | select(.name == "main") | .result' "$_r/e2e.json")
+	_ctl_secs=$(jq -r '.scenarios[] | select(.name == "control") | .seconds' "$_r/e2e.json")
+	_timeline=''
+	if [ -n "$_kept" ] && [ -f "$_kept/main-initramfs-tools-split/timeline" ]; then
+		_timeline=$(grep '^boot ' "$_kept/main-initramfs-tools-split/timeline" |
+			awk '{ printf "%s%s %s %s %s", sep, $2, $3, $4, $5; sep = "; " }')
+		cp "$_kept/main-initramfs-tools-split/timeline" "$_r/main.timeline"
+	fi
+	bench_row recovery-boots "failed new kernel -> new kernel running with its driver: boots" boots \
+		"no kmodguard: never (initramfs shell; control boot shown)" "kmodguard (e2e main)" "1 extra boot" \
+		"1" "$_main_boots" \
+		"e2e main ($_main_result), initramfs-tools/split: $_timeline; the control scenario's one boot ends in the initramfs shell (needs a person)"
+	bench_row recovery-time "failed new kernel -> new kernel running: wall time (TCG)" s \
+		"no kmodguard: time to the initramfs shell (control)" "kmodguard (e2e main, all boots)" "-" \
+		"$_ctl_secs" "$_main_secs" \
+		"scripts/e2e's scenario seconds (GRUB BIOS loads included); the completion boot is mostly the guest's mkinitramfs under TCG (see docs/e2e.md); e2e kept in ${_kept:-?}"
+}
