@@ -404,3 +404,49 @@ bench_figure_prebuilt() {
 	bench_row prebuilt-cpu "complete for 2 kernels, CPU (user+sys)" s \
 		"complete, source" "complete, prebuilt" "-" "$_basec" "$_kgc"
 }
+
+# ---------------------------------------------------------------------------------------------
+# rebuild: kmodguard build + update-initramfs vs dkms build + dkms install + update-initramfs
+# ---------------------------------------------------------------------------------------------
+
+# _bench_dkms_sum JSON NAME FIELD STEP...: per run, the sum over STEPs of FIELD (wall, or cpu =
+# user + sys), space-separated.
+_bench_dkms_sum() {
+	_bds_json=$1 _bds_name=$2 _bds_field=$3
+	shift 3
+	jq -r --arg n "$_bds_name" --arg f "$_bds_field" --arg steps "$*" '
+		.modules[] | select(.name == $n) | .steps as $s | ($steps | split(" ")) as $want |
+		[range(0; ($s[$want[0]].runs | length))] |
+		map(. as $i | [$want[] | $s[.].runs[$i] | if $f == "cpu" then .user + .sys else .wall end] | add) |
+		map(. * 100 | round / 100 | tostring) | join(" ")' "$_bds_json"
+}
+
+bench_figure_rebuild() {
+	_rb=$BENCH_WORK/rebuild
+	mkdir -p "$_rb"
+	_runs=3
+	[ -z "$ONLY_RUNS_SET" ] || _runs=$RUNS
+	set --
+	[ -z "$QUICK" ] || { _runs=1; set -- virtio_blk; }
+	"$BENCH_REPO/scripts/bench-dkms-baseline" --kmodguard "$KMODGUARD" --runs "$_runs" --warmup 1 \
+		--json "$_rb/dkms.json" "$@" >"$_rb/report.txt" 2>"$_rb/log" ||
+		{ tail -n 40 "$_rb/log" >&2; die "rebuild: scripts/bench-dkms-baseline failed"; }
+	_dv=$(jq -r .dkms_version "$_rb/dkms.json")
+	for _name in $(jq -r '.modules[].name' "$_rb/dkms.json"); do
+		_add=$(bench_stats "$(_bench_dkms_sum "$_rb/dkms.json" "$_name" wall add)" | cut -d' ' -f2)
+		_make=$(bench_stats "$(_bench_dkms_sum "$_rb/dkms.json" "$_name" cpu make)" | cut -d' ' -f2)
+		_dkms_b=$(bench_stats "$(_bench_dkms_sum "$_rb/dkms.json" "$_name" cpu build install)" | cut -d' ' -f2)
+		_kg_b=$(bench_stats "$(_bench_dkms_sum "$_rb/dkms.json" "$_name" cpu kg-build)" | cut -d' ' -f2)
+		_init=$(bench_stats "$(_bench_dkms_sum "$_rb/dkms.json" "$_name" wall initramfs)" | cut -d' ' -f2)
+		bench_row "rebuild-$_name-wall" "$_name: build + install + initramfs, wall" s \
+			"dkms build && dkms install && update-initramfs -u" "kmodguard build && update-initramfs -u" "<= 1.0" \
+			"$(_bench_dkms_sum "$_rb/dkms.json" "$_name" wall build install initramfs)" \
+			"$(_bench_dkms_sum "$_rb/dkms.json" "$_name" wall kg-build kg-initramfs)" \
+			"dkms $_dv, $K_NEW, same chroot, interleaved; update-initramfs alone: median $_init s of it (dkms add, not counted: $_add s)"
+		bench_row "rebuild-$_name-cpu" "$_name: build + install + initramfs, CPU (user+sys)" s \
+			"dkms build, install, update-initramfs" "kmodguard build, update-initramfs" "<= 1.0" \
+			"$(_bench_dkms_sum "$_rb/dkms.json" "$_name" cpu build install initramfs)" \
+			"$(_bench_dkms_sum "$_rb/dkms.json" "$_name" cpu kg-build kg-initramfs)" \
+			"without the initramfs step (CPU): dkms build+install $_dkms_b s, kmodguard build $_kg_b s, plain make $_make s"
+	done
+}
