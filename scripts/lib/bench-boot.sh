@@ -259,31 +259,43 @@ bench_figure_recovery() {
 		"$(_vals guarded 4 | awk '{ for (i = 1; i <= NF; i++) printf "%.3f ", $i / 1000 }')" \
 		"$E2E_K_NEW without virtio_blk, direct kernel boot; the guard's first kmsg line -> reboot: median $(bench_stats "$(_vals guarded 5)" | cut -d' ' -f2) ms; WAIT_FOR is set in the e2e image (root UUID, 20 s) but a module that is not there fails at once. Without panic=-1 (Debian's default) the unguarded machine stays in the initramfs shell"
 
-	# (2) scripts/e2e: the whole story, boots and wall time.
-	log "recovery: scripts/e2e --scenario control --scenario main --keep (takes the e2e lock itself)"
-	if ! KMODGUARD_E2E_NO_BUILD=1 "$BENCH_REPO/scripts/e2e" --scenario control --scenario main --keep \
-		--json "$_r/e2e.json" >"$_r/e2e.out" 2>"$_r/e2e.err"; then
-		tail -n 30 "$_r/e2e.err" >&2
-		log "recovery: scripts/e2e failed; recording what it measured"
+	# (2) scripts/e2e: the whole story, boots and wall time, from a kept run directory (its
+	# results.raw: "scenario generator layout result boots seconds passed failed" and each
+	# scenario's timeline) -- ours, or one named with --e2e-kept.
+	_kept=${E2E_KEPT:-}
+	if [ -z "$_kept" ]; then
+		log "recovery: scripts/e2e --scenario control --scenario main --keep (takes the e2e lock itself)"
+		if ! KMODGUARD_E2E_NO_BUILD=1 "$BENCH_REPO/scripts/e2e" --scenario control --scenario main --keep \
+			--json "$_r/e2e.json" >"$_r/e2e.out" 2>"$_r/e2e.err"; then
+			tail -n 30 "$_r/e2e.err" >&2
+			log "recovery: scripts/e2e reported failures; recording what it measured"
+		fi
+		_kept=$(sed -n 's/.*kept \(.*kmodguard-e2e\.[A-Za-z0-9]*\)$/\1/p' "$_r/e2e.err" | tail -n 1)
 	fi
-	_kept=$(sed -n 's/.*kept \(.*kmodguard-e2e\.[A-Za-z0-9]*\)$/\1/p' "$_r/e2e.err" | tail -n 1)
-	[ -s "$_r/e2e.json" ] || die "recovery: scripts/e2e wrote no JSON (log: $_r/e2e.err)"
-	_main_boots=$(jq -r '.scenarios[] | select(.name == "main") | .boots' "$_r/e2e.json")
-	_main_secs=$(jq -r '.scenarios[] | select(.name == "main") | .seconds' "$_r/e2e.json")
-	_main_result=$(jq -r '.scenarios[] | select(.name == "main") | .result' "$_r/e2e.json")
-	_ctl_secs=$(jq -r '.scenarios[] | select(.name == "control") | .seconds' "$_r/e2e.json")
+	[ -n "$_kept" ] && [ -s "$_kept/results.raw" ] || die "recovery: no scripts/e2e results (results.raw) in '${_kept}'"
+	# The main scenario (initramfs-tools/split preferred), else main-database.
+	_main=$(awk '$1 == "main" && $2 == "initramfs-tools" && $3 == "split"' "$_kept/results.raw" | head -n 1)
+	[ -n "$_main" ] || _main=$(awk '$1 == "main"' "$_kept/results.raw" | head -n 1)
+	[ -n "$_main" ] || _main=$(awk '$1 == "main-database"' "$_kept/results.raw" | head -n 1)
+	[ -n "$_main" ] || die "recovery: $_kept has no main scenario"
+	_ctl=$(awk '$1 == "control"' "$_kept/results.raw" | head -n 1)
+	# shellcheck disable=SC2086 # eight fields
+	set -- $_main
+	_mname="$1 $2/$3" _mresult=$4 _mboots=$5 _msecs=$6
 	_timeline=''
-	if [ -n "$_kept" ] && [ -f "$_kept/main-initramfs-tools-split/timeline" ]; then
-		_timeline=$(grep '^boot ' "$_kept/main-initramfs-tools-split/timeline" |
+	if [ -f "$_kept/$1-$2-$3/timeline" ]; then
+		_timeline=$(grep '^boot ' "$_kept/$1-$2-$3/timeline" |
 			awk '{ printf "%s%s %s %s %s", sep, $2, $3, $4, $5; sep = "; " }')
-		cp "$_kept/main-initramfs-tools-split/timeline" "$_r/main.timeline"
+		cp "$_kept/$1-$2-$3/timeline" "$_r/main.timeline"
 	fi
+	_csecs=''
+	[ -z "$_ctl" ] || _csecs=$(printf '%s\n' "$_ctl" | awk '{ print $6 }')
 	bench_row recovery-boots "failed new kernel -> new kernel running with its driver: boots" boots \
-		"no kmodguard: never (initramfs shell; control boot shown)" "kmodguard (e2e main)" "1 extra boot" \
-		"1" "$_main_boots" \
-		"e2e main ($_main_result), initramfs-tools/split: $_timeline; the control scenario's one boot ends in the initramfs shell (needs a person)"
+		"no kmodguard: never (initramfs shell; control boot shown)" "kmodguard (e2e $_mname)" "1 extra boot" \
+		"" "$_mboots" \
+		"e2e $_mname ($_mresult): $_timeline; the control scenario's one boot ends in the initramfs shell (needs a person)"
 	bench_row recovery-time "failed new kernel -> new kernel running: wall time (TCG)" s \
-		"no kmodguard: time to the initramfs shell (control)" "kmodguard (e2e main, all boots)" "-" \
-		"$_ctl_secs" "$_main_secs" \
-		"scripts/e2e's scenario seconds (GRUB BIOS loads included); the completion boot is mostly the guest's mkinitramfs under TCG (see docs/e2e.md); e2e kept in ${_kept:-?}"
+		"no kmodguard: time to the initramfs shell (control)" "kmodguard (e2e $_mname, all boots)" "-" \
+		"$_csecs" "$_msecs" \
+		"scripts/e2e's scenario seconds (GRUB BIOS loads included); the completion boot is mostly the guest's module build and mkinitramfs under TCG (docs/e2e.md); e2e run kept in $_kept"
 }
