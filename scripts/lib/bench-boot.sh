@@ -193,6 +193,13 @@ bench_figure_boot() {
 				if [ "$2" = guard ] && ! tr -d '\r' <"$_con" | grep -a -q 'kmodguard-early exit 0 after'; then
 					_ok=guard-failed
 				fi
+				# The driver's probe ("virtio_blk virtio1: [vda] ..."): between the marks when
+				# autoload is off, before them otherwise.
+				_p=$(bench_mark_time "$_con" 'virtio_blk virtio[0-9]+: \[vd')
+				if [ "$3" = load ] && [ -n "$_p" ] && [ -n "$_s" ] &&
+					awk -v p="$_p" -v s="$_s" 'BEGIN { exit !(p < s) }'; then
+					_ok=loaded-before-step
+				fi
 				printf '%s %s %s %s %s %s %s %s\n' "$1" "$3" "$_i" "$_ok" "$(bench_ms "$_s" "$_e")" \
 					"$(awk -v w="$_w" 'BEGIN { printf "%.3f", w }')" "$4" "$5" >>"$_b/results"
 				log "boot $_i $1/$3: $_ok, step $(bench_ms "$_s" "$_e") ms, switch_root at $_w s, QEMU $4 ms"
