@@ -9,10 +9,14 @@ import PackageDescription
 
 let environment = Context.environment
 let embedded = environment["KMODGUARD_EMBEDDED"] == "1"
-/// Directory holding the static libkmod.a (built by scripts/deps; Debian ships none).
-let staticKmodDirectory = environment["KMODGUARD_KMOD_STATIC_DIR"] ?? "/var/cache/kmodguard-dev/libkmod-static"
-let embeddedRuntimeDirectory = environment["KMODGUARD_EMBEDDED_LIBDIR"]
-    ?? "/opt/swift/usr/lib/swift/embedded/x86_64-unknown-linux-gnu"
+/// The guard links against musl, not glibc. Directory holding libkmod.a, libblkid.a, libzstd.a,
+/// liblzma.a built against musl and their headers in include/ (scripts/deps builds them from
+/// Debian's sources and prints this directory last).
+let staticDirectory = environment["KMODGUARD_STATIC_DIR"] ?? "/var/cache/kmodguard-dev/musl-static"
+/// Debian's musl-dev: libc.a and crt*.o (its headers are $staticDirectory/sysroot/usr/include).
+let muslLibrary = environment["KMODGUARD_MUSL_LIBDIR"] ?? "/usr/lib/x86_64-linux-musl"
+let swiftToolchainLibrary = environment["KMODGUARD_SWIFT_LIBDIR"] ?? "/opt/swift/usr/lib"
+let embeddedRuntimeDirectory = swiftToolchainLibrary + "/swift/embedded/x86_64-unknown-linux-gnu"
 
 let strictSwift: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
@@ -20,18 +24,26 @@ let strictSwift: [SwiftSetting] = [
     // Warnings are defects.
     .unsafeFlags(["-warnings-as-errors"]),
 ]
+/// C headers seen by the guard's C code and by Swift's importer: musl's (a sysroot whose
+/// usr/include is musl's include directory; Swift's importer needs a sysroot, not -nostdlibinc)
+/// and those of the musl-built libraries, never glibc's /usr/include: struct layouts and macros
+/// must be musl's.
+let muslCFlags = ["--sysroot=" + staticDirectory + "/sysroot", "-isystem", staticDirectory + "/include"]
 let embeddedSwift: [SwiftSetting] = embedded
-    ? [.enableExperimentalFeature("Embedded"), .unsafeFlags(["-wmo", "-Osize"])]
+    ? [.enableExperimentalFeature("Embedded"),
+       .unsafeFlags(["-wmo", "-Osize"] + muslCFlags.flatMap { ["-Xcc", $0] })]
     : []
+let embeddedC: [CSetting] = embedded ? [.unsafeFlags(muslCFlags + ["-Os", "-ffunction-sections", "-fdata-sections"])] : []
 
 var targets: [Target] = [
     .target(
         name: "KmodguardCore",
         swiftSettings: strictSwift + embeddedSwift
     ),
-    .target(name: "CSystem"),
-    .systemLibrary(name: "CKmod", pkgConfig: "libkmod"),
-    .systemLibrary(name: "CBlkid", pkgConfig: "blkid"),
+    .target(name: "CSystem", cSettings: embeddedC),
+    // The guard takes these from the musl-built static directory, not from pkg-config (glibc).
+    .systemLibrary(name: "CKmod", pkgConfig: embedded ? nil : "libkmod"),
+    .systemLibrary(name: "CBlkid", pkgConfig: embedded ? nil : "blkid"),
     .target(
         name: "KmodguardSystem",
         dependencies: ["KmodguardCore", "CSystem", "CKmod", "CBlkid"],
@@ -48,17 +60,25 @@ if embedded {
             dependencies: ["KmodguardCore", "KmodguardSystem", "CSystem"],
             swiftSettings: strictSwift + embeddedSwift,
             linkerSettings: [
+                // Static against musl: no default startup files or libraries (they would be
+                // glibc's); every archive by path (no -l search that could fall back to
+                // /usr/lib/x86_64-linux-gnu), in dependency order.
                 .unsafeFlags([
                     "-Xclang-linker", "-static",
+                    "-Xclang-linker", "-nostdlib",
                     "-Xclang-linker", "-Wno-unused-command-line-argument",
                     "-Xlinker", "--gc-sections",
-                    "-L", staticKmodDirectory,
-                    "-L", embeddedRuntimeDirectory,
-                ]),
-                .linkedLibrary("swiftUnicodeDataTables"),
-                .linkedLibrary("zstd"),
-                .linkedLibrary("lzma"),
-                .linkedLibrary("m"),
+                ] + [
+                    staticDirectory + "/libkmod.a",
+                    staticDirectory + "/libblkid.a",
+                    staticDirectory + "/libzstd.a",
+                    staticDirectory + "/liblzma.a",
+                    embeddedRuntimeDirectory + "/libswiftUnicodeDataTables.a",
+                    muslLibrary + "/crt1.o",
+                    muslLibrary + "/crti.o",
+                    muslLibrary + "/libc.a",
+                    muslLibrary + "/crtn.o",
+                ].flatMap { ["-Xlinker", $0] }),
             ]
         )
     )

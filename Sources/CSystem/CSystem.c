@@ -3,12 +3,64 @@
 static int captured_argc;
 static char **captured_argv;
 
+#if defined(__GLIBC__)
 /* glibc passes argc/argv/envp to ELF constructors, static binaries included. */
 __attribute__((constructor)) static void kg_capture_arguments(int argc, char **argv, char **envp) {
     (void)envp;
     captured_argc = argc;
     captured_argv = argv;
 }
+#else
+/* musl (the static guard) calls constructors without arguments. Find argc/argv from the
+ * initial process stack instead (System V ABI: argc, argv[0..argc-1], NULL, envp...): musl sets
+ * environ to that envp before running constructors, so argv ends at environ[-1] (NULL) and
+ * argc is the first word below it that equals the number of words in between. Argument
+ * pointers are never such small numbers. */
+extern char **environ;
+
+__attribute__((constructor)) static void kg_capture_arguments(void) {
+    char **envp = environ;
+    if (envp == NULL || envp[-1] != NULL) return;
+    for (uintptr_t count = 0; count < 1u << 20; count++) {
+        char **slot = envp - 2 - count;
+        if ((uintptr_t)*slot == count) {
+            captured_argc = (int)count;
+            captured_argv = slot + 1;
+            return;
+        }
+        if (*slot == NULL) return; /* not the layout we know: no arguments rather than garbage */
+    }
+}
+
+/* The Embedded Swift runtime seeds its hashing with arc4random_buf, which musl 1.2.3 lacks.
+ * getrandom without blocking: early in the initramfs the pool may not be ready yet, and a
+ * hash seed does not need to be secret. */
+#include <sys/random.h>
+
+void arc4random_buf(void *buffer, size_t count) {
+    unsigned char *bytes = buffer;
+    while (count > 0) {
+        ssize_t got = getrandom(bytes, count, GRND_NONBLOCK);
+        if (got > 0) {
+            bytes += got;
+            count -= (size_t)got;
+            continue;
+        }
+        if (got < 0 && errno == EINTR) continue;
+        /* Pool not ready (EAGAIN) or no getrandom: fill from the clock instead. */
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        uint64_t state = (uint64_t)ts.tv_sec * 1000000007u ^ (uint64_t)ts.tv_nsec ^ (uint64_t)(uintptr_t)buffer;
+        while (count > 0) {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            *bytes++ = (unsigned char)state;
+            count--;
+        }
+    }
+}
+#endif
 
 int kg_argc(void) { return captured_argc; }
 
