@@ -64,7 +64,7 @@ musl_build_blkid() { # SRC OUT KERNEL_HEADERS
 # the musl-built zstd and liblzma. kmod 30's configure refuses --enable-static: drop the check.
 MUSL_KMOD_CONFIGURE="--with-xz --with-zstd --without-openssl --enable-static --disable-shared
 --disable-manpages"
-MUSL_RECIPE_KMOD="r1 drop --enable-static check; autoreconf -fi; configure $MUSL_KMOD_CONFIGURE CFLAGS=$MUSL_CFLAGS; make libkmod/libkmod.la"
+MUSL_RECIPE_KMOD="r2 drop --enable-static check; autoreconf -fi; configure $MUSL_KMOD_CONFIGURE CFLAGS=$MUSL_CFLAGS; make libkmod/libkmod.la"
 musl_build_kmod() { # SRC OUT KERNEL_HEADERS ZSTD_DIR XZ_DIR
 	if grep -q -- '--enable-static is not supported' "$1/configure.ac"; then
 		sed -i '/--enable-static is not supported/d' "$1/configure.ac"
@@ -74,12 +74,13 @@ musl_build_kmod() { # SRC OUT KERNEL_HEADERS ZSTD_DIR XZ_DIR
 	mkdir -p "$1/libkmod/docs"
 	touch "$1/libkmod/docs/gtk-doc.make"
 	(cd "$1" && run_quiet "autoreconf (kmod)" autoreconf -fi) || return 1
-	# pkg-config would answer with the glibc builds: give the results directly.
+	# pkg-config would answer with the glibc builds: give the results directly, as -L/-l (given
+	# as paths, libtool copies the archives into libkmod.a).
 	# shellcheck disable=SC2086 # the option list is whitespace-separated
 	(cd "$1" && run_quiet "configure (kmod)" ./configure CC="$MUSL_CC" \
 		CPPFLAGS="-I$4/include -I$5/include" CFLAGS="$MUSL_CFLAGS -isystem $3" \
-		libzstd_CFLAGS="-I$4/include" libzstd_LIBS="$4/libzstd.a" \
-		liblzma_CFLAGS="-I$5/include" liblzma_LIBS="$5/liblzma.a" \
+		libzstd_CFLAGS="-I$4/include" libzstd_LIBS="-L$4 -lzstd" \
+		liblzma_CFLAGS="-I$5/include" liblzma_LIBS="-L$5 -llzma" \
 		$MUSL_KMOD_CONFIGURE) || return 1
 	run_quiet "make libkmod.la (kmod)" \
 		make -C "$1" -j"$(nproc 2>/dev/null || echo 2)" libkmod/libkmod.la || return 1
