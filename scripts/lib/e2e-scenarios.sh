@@ -54,11 +54,13 @@ _e2e_static_cli() {
 		cd "$E2E_REPO"
 		PATH="/opt/swift/usr/bin:$PATH"
 		export PATH
+		# Chained with &&: set -e does not apply inside a subshell tested by ||, and a failed
+		# build must not let a stale binary from .build-e2e through.
 		swift build -q -c release --product kmodguard --static-swift-stdlib \
-			--scratch-path .build-e2e >&2
-		_esc_bin=$(swift build -c release --product kmodguard --static-swift-stdlib \
-			--scratch-path .build-e2e --show-bin-path)
-		strip -o "$1" "$_esc_bin/kmodguard"
+			--scratch-path .build-e2e >&2 &&
+			_esc_bin=$(swift build -c release --product kmodguard --static-swift-stdlib \
+				--scratch-path .build-e2e --show-bin-path) &&
+			strip -o "$1" "$_esc_bin/kmodguard"
 	) || die "static CLI build failed"
 	log "static CLI: $(($(stat -c %s "$1") / 1024)) KiB, $(($(date +%s) - _esc_t0)) s"
 }
