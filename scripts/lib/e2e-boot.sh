@@ -122,7 +122,7 @@ e2e_boot() {
 		if [ -n "$_eb_cut" ] && [ -z "$_eb_cut_at" ] &&
 			grep -a -q -E "$_eb_cut" "$BOOT_CONSOLE" "$BOOT_REPORT"; then
 			_eb_cut_at=$((_eb_now + _eb_delay))
-			log "boot $BOOT_N: '$_eb_cut' seen after $(e2e_secs $((_eb_now - _eb_start))) s: power cut in $(e2e_secs "$_eb_delay") s"
+			log "boot $BOOT_N: '$_eb_cut' seen after $(e2e_secs $((_eb_now - _eb_start))) s: power cut in $_eb_delay ms"
 		fi
 		if [ -n "$_eb_cut_at" ] && [ "$_eb_now" -ge "$_eb_cut_at" ]; then
 			# A power cut: SIGKILL, QEMU gets no chance to do anything more.
