@@ -20,6 +20,24 @@
 # and reboots at once, and QEMU (-no-reboot) ends: a boot costs kernel + initramfs only.
 
 BENCH_ROOT_UUID=5e2e0001-4b1d-4c2a-9e6f-0a1b2c3d4e01
+BENCH_E2E_LOCKED=''
+
+# bench_lock_e2e: take the e2e lock (lib/common.sh's with_lock: fd 9) in the calling shell, once;
+# kept until bench_unlock_e2e or the end of scripts/bench, so boot and recovery do not queue
+# for it twice. Call it in the main shell, not in a subshell.
+bench_lock_e2e() {
+	[ -z "$BENCH_E2E_LOCKED" ] || return 0
+	log "waiting for the e2e lock ($KMODGUARD_CACHE/.e2e.lock: scripts/e2e runs hold it)"
+	with_lock e2e
+	BENCH_E2E_LOCKED=1
+	log "got the e2e lock"
+}
+
+# bench_unlock_e2e: release it (before running scripts/e2e, which takes it itself).
+bench_unlock_e2e() {
+	exec 9>&-
+	BENCH_E2E_LOCKED=''
+}
 
 # _bench_mark_script NAME [COMMAND]: an initramfs-tools boot script that runs COMMAND (if any)
 # and then writes the mark NAME.
@@ -165,8 +183,8 @@ bench_figure_boot() {
 	ensure_packages qemu-system-x86 e2fsprogs fdisk util-linux initramfs-tools-core lz4 zstd cpio mmdebstrap \
 		grub-common jq
 	mkdir -p "$BENCH_WORK/boot"
+	bench_lock_e2e
 	(
-		with_lock e2e
 		_bench_boot_images
 		_b=$BENCH_WORK/boot
 		# K_OLD: its virtio_blk (updates/dkms) is in both images, so both boot.
@@ -236,8 +254,8 @@ bench_figure_recovery() {
 	mkdir -p "$_r" "$BENCH_WORK/boot"
 	# (1) The guard's decision vs the unguarded root wait: K_NEW (no virtio_blk) booted directly,
 	# panic=-1 so initramfs-tools' panic reboots at once when it gives up on the root device.
+	bench_lock_e2e
 	(
-		with_lock e2e
 		_bench_boot_images
 		bench_initrd "$BENCH_CONTROL" "$E2E_K_NEW" none "$_r/control-new.img"
 		bench_initrd "$BENCH_GUARDED" "$E2E_K_NEW" guard "$_r/guarded-new.img"
@@ -275,6 +293,7 @@ bench_figure_recovery() {
 	# scenario's timeline) -- ours, or one named with --e2e-kept.
 	_kept=${E2E_KEPT:-}
 	if [ -z "$_kept" ]; then
+		bench_unlock_e2e
 		log "recovery: scripts/e2e --scenario control --scenario main --keep (takes the e2e lock itself)"
 		if ! KMODGUARD_E2E_NO_BUILD=1 "$BENCH_REPO/scripts/e2e" --scenario control --scenario main --keep \
 			--json "$_r/e2e.json" >"$_r/e2e.out" 2>"$_r/e2e.err"; then
