@@ -236,7 +236,7 @@ bench_figure_boot() {
 	bench_row boot-load "module load step in the initramfs (udev autoload off)" ms \
 		"modprobe virtio_blk" "kmodguard-early (load + WAIT_FOR root UUID)" "<= 1.1" \
 		"$(_vals control load 5)" "$(_vals guarded load 5)" \
-		"e2e image initramfs-tools/split, $E2E_K_OLD, direct kernel boot under TCG; printk time between marks written right before and after the step; $_bad boot(s) discarded (incomplete or guard not ok)"
+		"e2e image initramfs-tools/split, $K_OLD, direct kernel boot under TCG; printk time between marks written right before and after the step; $_bad boot(s) discarded (incomplete or guard not ok)"
 	bench_row boot-switchroot "kernel start -> switch_root, ordinary boot" s \
 		"no kmodguard (control image)" "kmodguard image (guard in local-top)" "-" \
 		"$(_vals control normal 6)" "$(_vals guarded normal 6)" \
@@ -286,7 +286,7 @@ bench_figure_recovery() {
 		"no kmodguard: initramfs-tools root wait, then panic=-1" "kmodguard: guard falls back (writes grubenv, reboots)" "< 1 s" \
 		"$(_vals control 4 | awk '{ for (i = 1; i <= NF; i++) printf "%.3f ", $i / 1000 }')" \
 		"$(_vals guarded 4 | awk '{ for (i = 1; i <= NF; i++) printf "%.3f ", $i / 1000 }')" \
-		"$E2E_K_NEW without virtio_blk, direct kernel boot; the guard's first kmsg line -> reboot: median $(bench_stats "$(_vals guarded 5)" | cut -d' ' -f2) ms; WAIT_FOR is set in the e2e image (root UUID, 20 s) but a module that is not there fails at once. Without panic=-1 (Debian's default) the unguarded machine stays in the initramfs shell"
+		"$K_NEW without virtio_blk, direct kernel boot; the guard's first kmsg line -> reboot: median $(bench_stats "$(_vals guarded 5)" | cut -d' ' -f2) ms; WAIT_FOR is set in the e2e image (root UUID, 20 s) but a module that is not there fails at once. Without panic=-1 (Debian's default) the unguarded machine stays in the initramfs shell"
 
 	# (2) scripts/e2e: the whole story, boots and wall time, from a kept run directory (its
 	# results.raw: "scenario generator layout result boots seconds passed failed" and each
