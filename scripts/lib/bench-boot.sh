@@ -91,14 +91,19 @@ bench_initrd() {
 	_bi_lt=$_bi_root/scripts/local-top
 	mkdir -p "$_bi_lt" "$_bi_root/scripts/init-bottom"
 	_bench_mark_script start >"$_bi_lt/bench_start"
-	_bench_mark_script end >"$_bi_lt/bench_end"
+	# After the end mark (outside the timed step): what modprobe said, if anything.
+	_bench_mark_script end 'echo "<6>kmodguard-bench: end" >/dev/kmsg
+if [ -s /run/bench-modprobe.out ]; then
+	while read -r l; do echo "<6>kmodguard-bench-modprobe: $l" >/dev/kmsg; done </run/bench-modprobe.out
+fi
+exit 0' >"$_bi_lt/bench_end"
 	case $3 in
 	guard)
 		[ -x "$_bi_lt/kmodguard" ] || die "boot: $1 has no kmodguard local-top script"
 		_bi_mid='/scripts/local-top/kmodguard "$@"'
 		;;
 	modprobe)
-		_bench_mark_script modprobed 'modprobe virtio_blk' >"$_bi_lt/bench_modprobe"
+		_bench_mark_script modprobed 'modprobe virtio_blk >/run/bench-modprobe.out 2>&1 || echo "modprobe virtio_blk: exit $?" >>/run/bench-modprobe.out' >"$_bi_lt/bench_modprobe"
 		_bi_mid='/scripts/local-top/bench_modprobe "$@"'
 		;;
 	none) _bi_mid=':' ;;
@@ -162,7 +167,7 @@ bench_qemu() {
 # bench_mark_time CONSOLE REGEX: the printk timestamp (s) of the first console line matching
 # REGEX, or "" when none does.
 bench_mark_time() {
-	tr -d '\r' <"$1" | grep -a -E -e "$2" | sed -n 's/^\[ *\([0-9]*\.[0-9]*\)\].*/\1/p' | head -n 1
+	tr -d '\r' <"$1" | grep -a -E -e "$2" | sed -n 's/.*\[ *\([0-9]*\.[0-9]*\)\] .*/\1/p' | head -n 1
 }
 
 # bench_ms A B: (B - A) * 1000, or "" when either is missing.
