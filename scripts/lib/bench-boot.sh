@@ -54,11 +54,11 @@ EOF
 
 # bench_initrd IMAGEDIR KVER VARIANT OUT [noautoload]: OUT = KVER's initrd of the image, with
 # the marks. VARIANT: guard (kmodguard's local-top script between start and end), modprobe
-# (modprobe virtio_blk between them), none. noautoload: /etc/modprobe.d/bench.conf in the
-# image says "blacklist virtio_blk", which stops loads by alias only (udev's coldplug), not
-# `modprobe virtio_blk` nor libkmod's probe by name without KMOD_PROBE_APPLY_BLACKLIST (the
-# guard's). (The kernel command line's modprobe.blacklist= is no substitute: kmod's modprobe
-# honours it even for a module named explicitly.)
+# (modprobe virtio_blk between them), none. noautoload: a udev rule in the image clears the
+# MODALIAS of the virtio block device, so udev's coldplug does not load virtio_blk and the step
+# under test does. (A "blacklist virtio_blk" -- modprobe.d or modprobe.blacklist= -- is no
+# substitute: seen here, kmod 30's modprobe then exits 0 without loading the module even when
+# it is named explicitly, while the guard's libkmod probe loads it.)
 bench_initrd() {
 	_bi_dir=$BENCH_WORK/boot/initrd-$3-$(basename "$1")
 	rm -rf "$_bi_dir"
@@ -120,8 +120,10 @@ exit 0' >"$_bi_lt/bench_end"
 	} >"$_bi_lt/ORDER.new"
 	mv "$_bi_lt/ORDER.new" "$_bi_lt/ORDER"
 	if [ "${5:-}" = noautoload ]; then
-		mkdir -p "$_bi_root/etc/modprobe.d"
-		echo 'blacklist virtio_blk' >"$_bi_root/etc/modprobe.d/bench.conf"
+		mkdir -p "$_bi_root/etc/udev/rules.d"
+		# virtio device id 2 = block.
+		echo 'ACTION=="add", ENV{MODALIAS}=="virtio:d00000002v*", ENV{MODALIAS}=""' \
+			>"$_bi_root/etc/udev/rules.d/79-kmodguard-bench.rules"
 	fi
 	_bench_mark_script switch >"$_bi_root/scripts/init-bottom/bench_switch"
 	{
