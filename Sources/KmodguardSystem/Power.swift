@@ -21,6 +21,13 @@ public enum Power {
         return Files.lastError("reboot", "")
     }
 
+    /// Ignores SIGTERM from now on: a service that asked systemd for a reboot must not be killed
+    /// by that reboot's stop job before it has exited by itself.
+    public static func ignoreTermination() -> SystemError? {
+        guard kg_ignore_signal(SIGTERM) == 0 else { return Files.lastError("signal SIGTERM", "") }
+        return nil
+    }
+
     public static func mount(_ device: String, at mountPoint: String, type: String) -> SystemError? {
         guard CSystem.mount(device, mountPoint, type, 0, nil) == 0 else { return Files.lastError("mount " + device, mountPoint) }
         return nil

@@ -57,7 +57,10 @@ struct CompleteCommand: ParsableCommand {
             } else {
                 logger.notice("rebooting into \(kernel.string)")
                 // --no-block: a blocking `systemctl reboot` from inside kmodguard-complete.service
-                // waits for the shutdown transaction, which stops (kills) this very unit.
+                // waits for the shutdown transaction, which stops (kills) this very unit. Even
+                // with it, the stop job's SIGTERM can arrive before this process has exited
+                // (seen in the e2e): ignore it; the state and grubenv are already written.
+                if let error = Power.ignoreTermination() { logger.warning("\(error.description)") }
                 let reboot = Files.exists("/run/systemd/system")
                     ? ExternalCommand("/usr/bin/systemctl", ["reboot", "--no-block"]) : ExternalCommand("/sbin/reboot")
                 let result = try context.run(reboot)

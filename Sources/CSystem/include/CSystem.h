@@ -37,6 +37,9 @@ int kg_openat(int dirfd, const char *path, int flags, unsigned int mode);
 int64_t kg_monotonic_ms(void);
 void kg_sleep_ms(int milliseconds);
 
+/* signal(sig, SIG_IGN): SIG_IGN is a cast macro Swift cannot import. 0, or -1 with errno. */
+static inline int kg_ignore_signal(int sig) { return signal(sig, SIG_IGN) == SIG_ERR ? -1 : 0; }
+
 /* d_type of a dirent without exposing the struct layout. */
 const char *kg_dirent_name(const struct dirent *entry);
 
