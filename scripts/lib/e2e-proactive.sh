@@ -210,10 +210,10 @@ env_empty() {
 # the checks both scenarios share. Sets K3, P_K3.
 _e2e_proactive_common() {
 	K3=$E2E_K3
+	_e2e_proactive_start || return 1
+	case $K3 in "$K_OLD" | "$K_NEW") die "E2E_K3 must differ from both image kernels ($K_OLD, $K_NEW)" ;; esac
 	# Its full menu path, derived independently of the guest: same submenu, same fs uuid.
 	P_K3=$(printf '%s\n' "$P_OLD" | sed "s/>gnulinux-$K_OLD-advanced-/>gnulinux-$K3-advanced-/")
-	case $K3 in "$K_OLD" | "$K_NEW") die "E2E_K3 must differ from both image kernels ($K_OLD, $K_NEW)" ;; esac
-	_e2e_proactive_start || return 1
 	check "start: the third kernel $K3 is not installed" not_root_has "/lib/modules/$K3"
 	_e2e_proactive_prepare "$1"
 
