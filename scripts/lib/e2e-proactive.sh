@@ -62,7 +62,9 @@ _e2e_cached_deb() {
 }
 
 # _e2e_proactive_prepare WITH_HEADERS: onto the run's root filesystem (debugfs, before the install
-# boot): the .debs, the one-shot install unit (enabled), the shutdown check's console drop-in.
+# boot): the .debs, the one-shot install unit (enabled), the shutdown check's console drop-in,
+# and a dpkg path-exclude for the in-tree virtio_blk.ko (the image deleted it from its kernels: a
+# kernel package installed later must lack it as well, or K3 would have its driver all along).
 _e2e_proactive_prepare() {
 	_epp_fx=$E2E_REPO/Tests/Fixtures/e2e-proactive
 	_e2e_k3_debs "$1" >"$E2E_RUN/debs" || die "no kernel packages for $E2E_K3"
@@ -78,13 +80,14 @@ _e2e_proactive_prepare() {
 		echo "write $_epp_fx/e2e-proactive /usr/local/sbin/e2e-proactive"
 		echo "write $_epp_fx/e2e-proactive.service /etc/systemd/system/e2e-proactive.service"
 		echo "symlink /etc/systemd/system/multi-user.target.wants/e2e-proactive.service /etc/systemd/system/e2e-proactive.service"
+		echo "write $_epp_fx/dpkg-no-virtio-blk.cfg /etc/dpkg/dpkg.cfg.d/e2e-no-virtio-blk"
 		echo "mkdir /etc/systemd/system/kmodguard-shutdown.service.d"
 		echo "write $_epp_fx/shutdown-console.conf /etc/systemd/system/kmodguard-shutdown.service.d/e2e.conf"
 	} >"$E2E_RUN/debugfs.cmd"
 	debugfs -w -f "$E2E_RUN/debugfs.cmd" "$E2E_FS_ROOT" >"$E2E_RUN/debugfs.log" 2>&1
 	for _epp_f in /var/cache/e2e-proactive/pending /usr/local/sbin/e2e-proactive \
 		/etc/systemd/system/multi-user.target.wants/e2e-proactive.service \
-		/etc/systemd/system/kmodguard-shutdown.service.d/e2e.conf; do
+		/etc/systemd/system/kmodguard-shutdown.service.d/e2e.conf /etc/dpkg/dpkg.cfg.d/e2e-no-virtio-blk; do
 		e2e_root_exists "$_epp_f" || die "could not put $_epp_f onto the disk ($E2E_RUN/debugfs.log)"
 	done
 	while read -r _epp_deb; do
@@ -225,6 +228,8 @@ _e2e_proactive_common() {
 	check "boot $BOOT_N: the guest installed $K3's package(s) with dpkg (exit 0)" \
 		console "E2E-PROACTIVE install-end dpkg-exit=0"
 	check "boot $BOOT_N: dpkg configured linux-image-$K3" install_console "Setting up linux-image-$K3 "
+	check "disk: $K3 arrived without the in-tree virtio_blk.ko (dpkg path-exclude)" \
+		not_root_has "/lib/modules/$K3/kernel/drivers/block/virtio_blk.ko"
 	check "boot $BOOT_N: kmodguard's kernel hook ran during the install (complete --hook)" \
 		install_console "\[kmodguard\] $K3: driver missing; building"
 	check "boot $BOOT_N: update-grub after the hook: grub.cfg has $K3's entry" \
@@ -243,7 +248,7 @@ e2e_scenario_proactive() {
 	check "boot $BOOT_N: the hook did not reboot (never from a hook)" no_install_console "rebooting into"
 	check "disk: virtio_blk.ko for $K3 in updates/kmodguard" \
 		root_has "/lib/modules/$K3/updates/kmodguard/virtio_blk.ko"
-	check "disk: $K3's initramfs holds virtio_blk.ko" initramfs_has "$K3" 'virtio_blk\.ko'
+	check "disk: $K3's initramfs holds the hook's virtio_blk.ko" initramfs_has "$K3" 'updates/kmodguard/virtio_blk\.ko'
 	check "disk: $K3's initramfs holds kmodguard-early" initramfs_has "$K3" 'usr/sbin/kmodguard-early$'
 	check "boot $BOOT_N: status --json (after the install): $K3's driver installed" \
 		json_is "[.kernels[] | select(.release == \"$K3\") | .driver]" '["installed"]'
