@@ -149,7 +149,7 @@ _e2e_install_boot() {
 	{
 		e2e_console_lines 'E2E-PROACTIVE ' | sed 's/^.*E2E-PROACTIVE /    install   /' | cut -c1-124
 		_e2e_install_console '\[kmodguard\] |kmodguard: ' | sed 's/^.*\[kmodguard\] /    hook      /; s/^.*\(kmodguard: \)/    hook      \1/' | cut -c1-124
-		e2e_console_lines 'prepare-shutdown|next boot( would)?( pick)?:? |next_entry boots ' |
+		e2e_console_lines '\[kmodguard\] (next boot|next_entry|prepare-shutdown)' |
 			sed 's/^.*\[kmodguard\] //; s/^/    shutdown  /' | cut -c1-124
 	} >>"$E2E_RUN/timeline"
 }
