@@ -13,7 +13,8 @@ struct PrepareShutdownCommand: ParsableCommand {
         Run by kmodguard-shutdown.service when the machine goes down. The kernel the next boot \
         picks is next_entry's, else the pin's, else GRUB's default. If that kernel's module tree \
         lacks a working guarded module, kmodguard_pin is set to the last good entry so the bad \
-        boot never happens. Never fails the shutdown: exit 0 unless the arguments are wrong.
+        boot never happens; a next_entry naming that kernel is cleared, since GRUB honours it \
+        before the pin. Never fails the shutdown: exit 0 unless the arguments are wrong.
         """
     )
 
@@ -66,11 +67,16 @@ struct PrepareShutdownCommand: ParsableCommand {
             logger.error("next boot picks \(next.string), which lacks its driver, and no good GRUB entry is known to pin")
             return
         }
+        var changes: [GrubChange] = []
         if grub.nextEntry != nil {
-            logger.warning("next_entry boots \(next.string), which lacks its driver; leaving the one-shot choice as set")
+            // GRUB honours a one-shot next_entry before kmodguard_pin (docs/grub.md, "Precedence"):
+            // left set, it would boot this kernel without its driver despite the pin.
+            changes.append(.unset(KmodguardVariable.nextEntry))
+            logger.warning("next_entry would boot \(next.string), which lacks its driver: cleared it")
         }
-        guard grub.pin != goodEntry else { return }
-        try update(snapshot, [.set(KmodguardVariable.pin, goodEntry)])
+        if grub.pin != goodEntry { changes.append(.set(KmodguardVariable.pin, goodEntry)) }
+        guard !changes.isEmpty else { return }
+        try update(snapshot, changes)
         logger.notice("next boot would pick \(next.string) without its driver: pinned \(goodEntry)")
     }
 

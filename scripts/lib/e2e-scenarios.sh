@@ -19,6 +19,8 @@ e2e_scenario_doc() {
 	power-cut-guard) echo "power cut during the guard's grubenv write (split): grubenv whole, the next boots end on a working kernel" ;;
 	power-cut-build) echo "power cut during the driver build: the next boots still end on a working kernel" ;;
 	power-cut-initramfs) echo "power cut during the initramfs rebuild: the next boots still end on a working kernel" ;;
+	proactive) echo "a third kernel + headers installed in the guest: its driver built by the kernel hook, it boots without fallback (5 boots)" ;;
+	proactive-no-headers) echo "a third kernel without headers: the hook cannot build, the shutdown check pins the good kernel (5 boots)" ;;
 	esac
 }
 
