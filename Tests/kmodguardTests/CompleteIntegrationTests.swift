@@ -121,4 +121,27 @@ struct CompleteIntegrationTests {
         #expect(try machine.grubenv().value("kmodguard_pin") == nil)
         #expect(machine.root.installed(machine.root.new) == [machine.root.module + ".ko"])
     }
+
+    /// `grub-reboot` into a kernel that lacks its driver, then a shutdown: GRUB honours
+    /// next_entry before the pin, so prepare-shutdown must clear it as well as pin.
+    @Test func shutdownClearsANextEntryThatWouldBootAKernelWithoutItsDriver() throws {
+        let machine = try Machine()
+        defer { machine.root.remove() }
+        let newEntry = try machine.entry(machine.root.new)
+        let set = try machine.kmodguard(["grubenv", "set", "next_entry=" + newEntry, "saved_entry=0"])
+        #expect(set.status == 0, "\(String(decoding: set.stderr, as: UTF8.self))")
+        let result = try machine.kmodguard(["prepare-shutdown", "--running", machine.root.old])
+        let log = String(decoding: result.stderr, as: UTF8.self)
+        #expect(result.status == 0, "\(log)")
+        let env = try machine.grubenv()
+        #expect(env.value("next_entry") == nil, "\(log)")
+        #expect(env.value("kmodguard_pin") == (try machine.entry(machine.root.old)))
+        #expect(env.value("saved_entry") == "0")
+        #expect(log.contains("pinned"))
+
+        // Run again: nothing left to change, the pin stays.
+        let again = try machine.kmodguard(["prepare-shutdown", "--running", machine.root.old])
+        #expect(again.status == 0)
+        #expect(try machine.grubenv() == env)
+    }
 }
