@@ -52,7 +52,7 @@ exit 0
 EOF
 }
 
-# bench_initrd IMAGEDIR KVER VARIANT OUT [noautoload]: OUT = KVER's initrd of the image, with
+# bench_initrd IMAGEDIR KVER VARIANT OUT [noautoload] [addmodule]: OUT = KVER's initrd of the image, with
 # the marks. VARIANT: guard (kmodguard's local-top script between start and end), modprobe
 # (modprobe virtio_blk between them), none. noautoload: a udev rule in the image clears the
 # MODALIAS of the virtio block device, so udev's coldplug does not load virtio_blk and the step
@@ -74,7 +74,8 @@ bench_initrd() {
 	_bi_root=$_bi_dir/x
 	[ -d "$_bi_root/main" ] && _bi_root=$_bi_root/main
 	_bi_mods=$_bi_root/usr/lib/modules/$2
-	if ! find "$_bi_mods" -name 'virtio_blk.ko*' | grep -q .; then
+	case " $* " in *" addmodule "*) _bi_add=1 ;; *) _bi_add='' ;; esac
+	if [ -n "$_bi_add" ] && ! find "$_bi_mods" -name 'virtio_blk.ko*' | grep -q .; then
 		# initramfs-tools (MODULES=most) never copies updates/: a DKMS user adds the driver to
 		# /etc/initramfs-tools/modules. Do that here: the module from the image's root
 		# filesystem, depmod on the image's tree.
@@ -82,10 +83,8 @@ bench_initrd() {
 		mkdir -p "$_bi_mods/updates/dkms"
 		debugfs -R "dump /usr/lib/modules/$2/updates/dkms/virtio_blk.ko $_bi_mods/updates/dkms/virtio_blk.ko" \
 			"$1/root.img?offset=$_bi_rootoff" >/dev/null 2>&1
-		[ -s "$_bi_mods/updates/dkms/virtio_blk.ko" ] || {
-			[ "$3" = none ] || die "boot: no updates/dkms/virtio_blk.ko for $2 in $1/root.img"
-			rm -rf "$_bi_mods/updates/dkms"
-		}
+		[ -s "$_bi_mods/updates/dkms/virtio_blk.ko" ] ||
+			die "boot: no updates/dkms/virtio_blk.ko for $2 in $1/root.img"
 		depmod -b "$_bi_root" "$2" || die "boot: depmod on the unpacked initrd failed"
 	fi
 	_bi_lt=$_bi_root/scripts/local-top
@@ -195,9 +194,9 @@ bench_figure_boot() {
 		_bench_boot_images
 		_b=$BENCH_WORK/boot
 		# K_OLD: its virtio_blk (updates/dkms) is in both images, so both boot.
-		bench_initrd "$BENCH_CONTROL" "$E2E_K_OLD" modprobe "$_b/control-load.img" noautoload
+		bench_initrd "$BENCH_CONTROL" "$E2E_K_OLD" modprobe "$_b/control-load.img" noautoload addmodule
 		bench_initrd "$BENCH_GUARDED" "$E2E_K_OLD" guard "$_b/guarded-load.img" noautoload
-		bench_initrd "$BENCH_CONTROL" "$E2E_K_OLD" none "$_b/control-normal.img"
+		bench_initrd "$BENCH_CONTROL" "$E2E_K_OLD" none "$_b/control-normal.img" - addmodule
 		bench_initrd "$BENCH_GUARDED" "$E2E_K_OLD" guard "$_b/guarded-normal.img"
 		: >"$_b/results"
 		_i=0
