@@ -91,6 +91,7 @@ bench_initrd() {
 	mkdir -p "$_bi_lt" "$_bi_root/scripts/init-bottom"
 	_bench_mark_script start >"$_bi_lt/bench_start"
 	# After the end mark (outside the timed step): what modprobe said, if anything.
+	# shellcheck disable=SC2016 # expanded in the guest
 	_bench_mark_script end 'echo "<6>kmodguard-bench: end" >/dev/kmsg
 if [ -s /run/bench-modprobe.out ]; then
 	while read -r l; do echo "<6>kmodguard-bench-modprobe: $l" >/dev/kmsg; done </run/bench-modprobe.out
@@ -310,7 +311,9 @@ bench_figure_recovery() {
 		fi
 		_kept=$(sed -n 's/.*kept \(.*kmodguard-e2e\.[A-Za-z0-9]*\)$/\1/p' "$_r/e2e.err" | tail -n 1)
 	fi
-	[ -n "$_kept" ] && [ -s "$_kept/results.raw" ] || die "recovery: no scripts/e2e results (results.raw) in '${_kept}'"
+	if [ -z "$_kept" ] || [ ! -s "$_kept/results.raw" ]; then
+		die "recovery: no scripts/e2e results (results.raw) in '${_kept}'"
+	fi
 	# The main scenario (initramfs-tools/split preferred), else main-database.
 	_main=$(awk '$1 == "main" && $2 == "initramfs-tools" && $3 == "split"' "$_kept/results.raw" | head -n 1)
 	[ -n "$_main" ] || _main=$(awk '$1 == "main"' "$_kept/results.raw" | head -n 1)

@@ -87,7 +87,10 @@ EOF
 # bench_c_guard_musl OUT: the same against musl and scripts/deps' musl builds of the libraries
 # (musl-gcc); false when they are not there.
 bench_c_guard_musl() {
-	_cgm=$(ls -d "$KMODGUARD_CACHE"/musl-static-*/ 2>/dev/null | tail -n 1)
+	_cgm=''
+	for _cgm_d in "$KMODGUARD_CACHE"/musl-static-*/; do
+		[ -f "$_cgm_d/libkmod.a" ] && _cgm=${_cgm_d%/}
+	done
 	if [ -z "$_cgm" ] || [ ! -f "$_cgm/libkmod.a" ] || ! command -v musl-gcc >/dev/null 2>&1; then
 		log "no musl builds of libkmod/libblkid (scripts/deps) or no musl-gcc: no musl C reference"
 		return 1
