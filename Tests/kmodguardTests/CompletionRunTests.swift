@@ -39,7 +39,7 @@ import Testing
     }
 
     func snapshot(running: KernelRelease? = nil, verdict: String? = "passed", newHasDriver: Bool = false,
-                  activate: String = "reboot", grubenv: [String] = []) throws -> SystemSnapshot {
+                  activate: String = "reboot", grubenv: [String] = [], stale: Set<KernelRelease> = []) throws -> SystemSnapshot {
         var config = try GuardConfig.parse(Array("MODULES=virtio_blk\nACTIVATE=\(activate)\n".utf8), file: "test.conf")
         config.source = "/usr/src/virtio_blk-6.1.192"
         var block = GrubEnvBlock()
@@ -48,7 +48,8 @@ import Testing
             root: SystemRoot("/nonexistent-root"), config: config, configBytes: Array("MODULES=virtio_blk".utf8), running: running ?? old,
             guardVerdict: verdict, grubenvPath: "/nonexistent-root/boot/grub/grubenv", grubenv: block, grubenvProblem: nil,
             menu: menu(), grubConfigPath: "/nonexistent-root/boot/grub/grub.cfg", kernels: [new, old],
-            availability: [old: .resolved, new: newHasDriver ? .resolved : .unresolved(["virtio_blk"])])
+            availability: [old: .resolved, new: newHasDriver ? .resolved : .unresolved(["virtio_blk"])],
+            staleInitramfs: stale)
     }
 
     func run(_ snapshot: SystemSnapshot, steps: FakeSteps = FakeSteps(), state: PersistentState = PersistentState())
@@ -65,6 +66,39 @@ import Testing
         #expect(result.grubChanges.contains(.set("kmodguard_good_entry", oldEntry)))
         #expect(result.grubChanges.contains(.unset("kmodguard_attempts")))
         #expect(result.rebootInto == nil && result.failures == 0)
+    }
+
+    /// A power cut between the driver install and the initramfs rebuild: the module tree is
+    /// complete, the image is not, and the kernel just failed to boot. Rebuilding the image is
+    /// the change that earns it another boot; without it the machine stayed pinned for good.
+    @Test func staleInitramfsAfterAnInterruptedRunIsRebuiltAndActivated() throws {
+        let result = run(try snapshot(newHasDriver: true, grubenv: ["kmodguard_failed=\(new)", "kmodguard_reason=virtio_blk: not found"],
+                                      stale: [new]))
+        #expect(result.steps.built.isEmpty)
+        #expect(result.steps.rebuilt == [new])
+        #expect(result.state.kernels[new.string]?.state == "initramfs")
+        #expect(result.rebootInto == new)
+        #expect(result.grubChanges.contains(.set("next_entry", newEntry)))
+        #expect(!result.grubChanges.contains(.set("kmodguard_pin", oldEntry)))
+        #expect(result.messages.contains { $0.contains("initramfs is older than it") })
+    }
+
+    @Test func staleInitramfsThatCannotBeRebuiltPins() throws {
+        var steps = FakeSteps()
+        steps.initramfs = .failed(message: "mkinitramfs exit 1", log: nil)
+        let result = run(try snapshot(newHasDriver: true, grubenv: ["kmodguard_failed=\(new)"], stale: [new]), steps: steps)
+        #expect(result.steps.rebuilt == [new])
+        #expect(result.rebootInto == nil)
+        #expect(result.grubChanges.contains(.set("kmodguard_pin", oldEntry)))
+        #expect(result.state.kernels[new.string]?.state == "failed")
+        #expect(result.failures == 1)
+    }
+
+    @Test func freshInitramfsOfAKernelThatJustFailedStaysPinned() throws {
+        let result = run(try snapshot(newHasDriver: true, grubenv: ["kmodguard_failed=\(new)"]))
+        #expect(result.steps.rebuilt.isEmpty)
+        #expect(result.rebootInto == nil)
+        #expect(result.grubChanges.contains(.set("kmodguard_pin", oldEntry)))
     }
 
     @Test func messagesAreReportedAsTheyAreSaid() throws {

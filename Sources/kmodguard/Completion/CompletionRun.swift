@@ -54,11 +54,19 @@ struct CompletionRun<Steps: CompletionSteps> {
 
         var nowHasDriver = Set(snapshot.kernels.filter { snapshot.hasDriver($0) })
         var builtNow: Set<KernelRelease> = []
-        var defaultFailed = snapshot.defaultKernel.map { failedToBoot.contains($0) && snapshot.hasDriver($0) } ?? false
+        // A stale initramfs is handled below: rebuilding it is the change that earns another boot.
+        var defaultFailed = snapshot.defaultKernel.map {
+            failedToBoot.contains($0) && snapshot.hasDriver($0) && !snapshot.staleInitramfs.contains($0)
+        } ?? false
         for (kernel, decision) in decisions {
             switch decision {
             case .hasDriver:
-                continue
+                guard snapshot.staleInitramfs.contains(kernel) else { continue }
+                if refreshInitramfs(kernel, fingerprint: fingerprint) {
+                    builtNow.insert(kernel)
+                } else if kernel == snapshot.defaultKernel {
+                    defaultFailed = true
+                }
             case .failedUnchanged:
                 say(kernel.string + ": failed before and nothing changed since; not retrying ("
                     + (state.kernels[kernel.string]?.firstError ?? state.kernels[kernel.string]?.message ?? "see status") + ")")
@@ -154,6 +162,34 @@ struct CompletionRun<Steps: CompletionSteps> {
             return true
         case .failed(let message, let log):
             record.state = "failed"
+            record.message = "initramfs: " + message
+            record.log = log
+            say(kernel.string + ": initramfs rebuild failed, the old image is kept: " + message)
+            failures += 1
+            return false
+        }
+    }
+
+    /// The driver is installed but the initramfs predates it (an interrupted run): rebuild and
+    /// verify the image only. True when the image now holds the driver.
+    mutating func refreshInitramfs(_ kernel: KernelRelease, fingerprint: String) -> Bool {
+        say(kernel.string + ": driver installed, but the initramfs is older than it (an interrupted run?); rebuilding the initramfs")
+        var record = state.kernels[kernel.string] ?? PersistentState.KernelRecord(
+            state: "installed", fingerprint: fingerprint, driver: steps.driverIdentity(), firstError: nil, log: nil, message: nil, updated: now)
+        record.updated = now
+        defer { state.kernels[kernel.string] = record }
+        switch steps.rebuildInitramfs(for: kernel, modules: snapshot.config.modules) {
+        case .verified(let image):
+            record.state = "initramfs"
+            record.message = nil
+            say(kernel.string + ": initramfs " + image + " rebuilt and verified")
+            return true
+        case .skipped(let why):
+            say(kernel.string + ": initramfs not rebuilt: " + why)
+            return true
+        case .failed(let message, let log):
+            record.state = "failed"
+            record.fingerprint = fingerprint
             record.message = "initramfs: " + message
             record.log = log
             say(kernel.string + ": initramfs rebuild failed, the old image is kept: " + message)

@@ -20,6 +20,9 @@ struct SystemSnapshot {
     /// Kernels with both a module tree and a vmlinuz, newest first.
     let kernels: [KernelRelease]
     let availability: [KernelRelease: ModuleAvailability]
+    /// Kernels whose driver kmodguard installed after their initramfs was last written: a run
+    /// cut off between the install and the verified initramfs (a power cut) leaves exactly this.
+    var staleInitramfs: Set<KernelRelease> = []
 
     var grub: GrubState { GrubState(grubenv ?? GrubEnvBlock()) }
 
@@ -76,8 +79,25 @@ struct SystemSnapshot {
             let missing = config.modules.filter { kmod.check($0, kernel: kernel) != nil }
             availability[kernel] = missing.isEmpty ? .resolved : .unresolved(missing)
         }
+        let stale = kernels.filter { availability[$0] == .resolved && initramfsPredatesDriver(root: root, kernel: $0) }
         return SystemSnapshot(root: root, config: config, configBytes: configBytes, running: running, guardVerdict: verdict,
                               grubenvPath: grubenvPath, grubenv: block, grubenvProblem: problem, menu: menu,
-                              grubConfigPath: grubConfigPath, kernels: kernels, availability: availability)
+                              grubConfigPath: grubConfigPath, kernels: kernels, availability: availability,
+                              staleInitramfs: Set(stale))
+    }
+
+    /// True when a file kmodguard installed in `updates/kmodguard` of `kernel` is newer than the
+    /// kernel's initramfs (or there is no initramfs): the image cannot hold that driver.
+    static func initramfsPredatesDriver(root: SystemRoot, kernel: KernelRelease) -> Bool {
+        let manager = FileManager.default
+        func modified(_ path: String) -> Date? {
+            (try? manager.attributesOfItem(atPath: path))?[.modificationDate] as? Date
+        }
+        let directory = root.path("/lib/modules/" + kernel.string + "/updates/kmodguard")
+        guard let names = try? manager.contentsOfDirectory(atPath: directory),
+              let newestDriver = names.compactMap({ modified(directory + "/" + $0) }).max() else { return false }
+        let images = [root.boot + "/initrd.img-" + kernel.string, root.boot + "/initramfs-" + kernel.string + ".img"]
+        guard let image = images.compactMap(modified).max() else { return true }
+        return image < newestDriver
     }
 }
