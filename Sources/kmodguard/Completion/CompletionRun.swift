@@ -152,9 +152,16 @@ struct CompletionRun<Steps: CompletionSteps> {
             record.driver = driver
             say(kernel.string + ": installed " + modules.joined(separator: " "))
         }
+        return rebuildInitramfs(kernel, record: &record)
+    }
+
+    /// Rebuilds and verifies `kernel`'s initramfs, recording the outcome. True when the image
+    /// holds the driver (or the generator is not kmodguard's to run).
+    mutating func rebuildInitramfs(_ kernel: KernelRelease, record: inout PersistentState.KernelRecord) -> Bool {
         switch steps.rebuildInitramfs(for: kernel, modules: snapshot.config.modules) {
         case .verified(let image):
             record.state = "initramfs"
+            record.message = nil
             say(kernel.string + ": initramfs " + image + " rebuilt and verified")
             return true
         case .skipped(let why):
@@ -177,25 +184,10 @@ struct CompletionRun<Steps: CompletionSteps> {
         var record = state.kernels[kernel.string] ?? PersistentState.KernelRecord(
             state: "installed", fingerprint: fingerprint, driver: steps.driverIdentity(), firstError: nil, log: nil, message: nil, updated: now)
         record.updated = now
+        // A failure is retried only when something changes, like a failed build.
+        record.fingerprint = fingerprint
         defer { state.kernels[kernel.string] = record }
-        switch steps.rebuildInitramfs(for: kernel, modules: snapshot.config.modules) {
-        case .verified(let image):
-            record.state = "initramfs"
-            record.message = nil
-            say(kernel.string + ": initramfs " + image + " rebuilt and verified")
-            return true
-        case .skipped(let why):
-            say(kernel.string + ": initramfs not rebuilt: " + why)
-            return true
-        case .failed(let message, let log):
-            record.state = "failed"
-            record.fingerprint = fingerprint
-            record.message = "initramfs: " + message
-            record.log = log
-            say(kernel.string + ": initramfs rebuild failed, the old image is kept: " + message)
-            failures += 1
-            return false
-        }
+        return rebuildInitramfs(kernel, record: &record)
     }
 
     mutating func say(_ message: String) {
