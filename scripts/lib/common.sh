@@ -113,3 +113,42 @@ with_lock() {
 		flock 9 || die "cannot lock $KMODGUARD_CACHE/.$1.lock"
 	fi
 }
+
+# The disk-image builders (grub-image.sh, e2e-image.sh) run grub-install and update-grub in a
+# private mount namespace whose /dev and /sys/block they make up themselves:
+
+# namespace_dev TAG: a fresh tmpfs on /dev with the character devices a chroot needs.
+namespace_dev() {
+	mount -t tmpfs -o mode=0755,size=1m "$1" /dev
+	mknod -m 0666 /dev/null c 1 3
+	mknod -m 0666 /dev/zero c 1 5
+	mknod -m 0666 /dev/full c 1 7
+	mknod -m 0666 /dev/random c 1 8
+	mknod -m 0666 /dev/urandom c 1 9
+}
+
+# namespace_block_node NAME MAJ:MIN: a block device node in the namespace's /dev.
+namespace_block_node() {
+	mknod -m 0660 "/dev/$1" b "${2%:*}" "${2#*:}"
+}
+
+# namespace_sysfs_disk SYSBLOCK NAME N: /sys/block/NAME as a disk on an AHCI port (grub-probe's
+# hints_string reads .../device/vendor; without it entries lose their search hints).
+namespace_sysfs_disk() {
+	_nsd_scsi=$1/.kmodguard-ata$3/host$3/target$3:0:0/$3:0:0:0
+	mkdir -p "$_nsd_scsi/block/$2"
+	printf 'ATA     \n' >"$_nsd_scsi/vendor"
+	ln -s ../.. "$_nsd_scsi/block/$2/device"
+	ln -s ".kmodguard-ata$3/host$3/target$3:0:0/$3:0:0:0/block/$2" "$1/$2"
+}
+
+# now_ms: wall clock in milliseconds.
+now_ms() {
+	_nm=$(date +%s%N)
+	echo $((_nm / 1000000))
+}
+
+# ms_to_s MS: "12.3" (seconds, one decimal).
+ms_to_s() {
+	printf '%d.%d\n' $(($1 / 1000)) $(($1 % 1000 / 100))
+}

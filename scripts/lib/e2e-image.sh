@@ -293,20 +293,6 @@ EOF
 # Inside the private mount namespace (sh -c ... _e2e_inside): every mount disappears with it.
 # ---------------------------------------------------------------------------------------------
 
-_e2e_node() {
-	mknod -m 0660 "/dev/$1" b "${2%:*}" "${2#*:}"
-}
-
-# _e2e_sysfs_disk SYSBLOCK NAME N: /sys/block/NAME as a disk on an AHCI port (grub-probe's
-# hints read .../device/vendor).
-_e2e_sysfs_disk() {
-	_es_scsi=$1/.kmodguard-ata$3/host$3/target$3:0:0/$3:0:0:0
-	mkdir -p "$_es_scsi/block/$2"
-	printf 'ATA     \n' >"$_es_scsi/vendor"
-	ln -s ../.. "$_es_scsi/block/$2/device"
-	ln -s ".kmodguard-ata$3/host$3/target$3:0:0/$3:0:0:0/block/$2" "$1/$2"
-}
-
 # _e2e_chroot CMD...: run CMD in the image with a clean environment.
 _e2e_chroot() {
 	chroot "$R" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C.UTF-8 \
@@ -316,21 +302,16 @@ _e2e_chroot() {
 _e2e_inside() {
 	set -eu
 	R=$E2E_WORK/root
-	mount -t tmpfs -o mode=0755,size=1m kmodguard-e2e-dev /dev
-	mknod -m 0666 /dev/null c 1 3
-	mknod -m 0666 /dev/zero c 1 5
-	mknod -m 0666 /dev/full c 1 7
-	mknod -m 0666 /dev/random c 1 8
-	mknod -m 0666 /dev/urandom c 1 9
+	namespace_dev kmodguard-e2e-dev
 	mknod -m 0666 /dev/tty c 5 0
 	mkdir -p /dev/disk/by-uuid /dev/disk/by-partuuid /dev/pts /dev/shm "$R" "$E2E_WORK/bootfs"
-	_e2e_node sda "$E2E_SDA"
-	_e2e_node sda1 "$E2E_SDA1"
-	_e2e_node sda2 "$E2E_SDA2"
+	namespace_block_node sda "$E2E_SDA"
+	namespace_block_node sda1 "$E2E_SDA1"
+	namespace_block_node sda2 "$E2E_SDA2"
 	ln -s ../../sda1 "/dev/disk/by-partuuid/$E2E_BIOS_PARTUUID"
 	if [ "$E2E_LAYOUT" = split ]; then
-		_e2e_node sdb "$E2E_SDB"
-		_e2e_node sdb1 "$E2E_SDB1"
+		namespace_block_node sdb "$E2E_SDB"
+		namespace_block_node sdb1 "$E2E_SDB1"
 		ln -s ../../sda2 "/dev/disk/by-uuid/$E2E_BOOT_UUID"
 		ln -s ../../sda2 "/dev/disk/by-partuuid/$E2E_BOOT_PARTUUID"
 		ln -s ../../sdb1 "/dev/disk/by-uuid/$E2E_ROOT_UUID"
@@ -358,8 +339,8 @@ _e2e_inside() {
 	mount -t proc proc "$R/proc"
 	mount -t sysfs sysfs "$R/sys"
 	mount -t tmpfs -o mode=0755,size=1m kmodguard-e2e-sys-block "$R/sys/block"
-	_e2e_sysfs_disk "$R/sys/block" sda 0
-	[ "$E2E_LAYOUT" = split ] && _e2e_sysfs_disk "$R/sys/block" sdb 1
+	namespace_sysfs_disk "$R/sys/block" sda 0
+	[ "$E2E_LAYOUT" = split ] && namespace_sysfs_disk "$R/sys/block" sdb 1
 	mount -t tmpfs -o mode=0755 kmodguard-e2e-run "$R/run"
 	mount -t tmpfs -o mode=1777 kmodguard-e2e-tmp "$R/tmp"
 

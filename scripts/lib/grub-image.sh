@@ -182,21 +182,6 @@ _grub_image_detach() {
 	_gb_root_loop=
 }
 
-# _gi_node NAME MAJ:MIN: a block device node in the namespace's /dev.
-_gi_node() {
-	mknod -m 0660 "/dev/$1" b "${2%:*}" "${2#*:}"
-}
-
-# _gi_sysfs_disk SYSBLOCK NAME N: /sys/block/NAME as a disk on an AHCI port (grub-probe's
-# hints_string reads .../device/vendor; without it entries lose their search hints).
-_gi_sysfs_disk() {
-	_gs_scsi=$1/.kmodguard-ata$3/host$3/target$3:0:0/$3:0:0:0
-	mkdir -p "$_gs_scsi/block/$2"
-	printf 'ATA     \n' >"$_gs_scsi/vendor"
-	ln -s ../.. "$_gs_scsi/block/$2/device"
-	ln -s ".kmodguard-ata$3/host$3/target$3:0:0/$3:0:0:0/block/$2" "$1/$2"
-}
-
 # _gi_update_grub NAME: run the chroot's update-grub, keep grub.cfg as $KMG_OUT/NAME.cfg.
 _gi_update_grub() {
 	log "update-grub ($1)"
@@ -210,17 +195,12 @@ _gi_update_grub() {
 _grub_image_inside() {
 	set -eu
 	_gi_chroot=$KMG_WORK/root
-	mount -t tmpfs -o mode=0755,size=1m kmodguard-grub-dev /dev
-	mknod -m 0666 /dev/null c 1 3
-	mknod -m 0666 /dev/zero c 1 5
-	mknod -m 0666 /dev/full c 1 7
-	mknod -m 0666 /dev/random c 1 8
-	mknod -m 0666 /dev/urandom c 1 9
-	_gi_node sda "$KMG_SDA"
-	_gi_node sda1 "$KMG_SDA1"
-	_gi_node sda2 "$KMG_SDA2"
-	_gi_node sdb "$KMG_SDB"
-	_gi_node sdb1 "$KMG_SDB1"
+	namespace_dev kmodguard-grub-dev
+	namespace_block_node sda "$KMG_SDA"
+	namespace_block_node sda1 "$KMG_SDA1"
+	namespace_block_node sda2 "$KMG_SDA2"
+	namespace_block_node sdb "$KMG_SDB"
+	namespace_block_node sdb1 "$KMG_SDB1"
 	mkdir -p /dev/disk/by-uuid /dev/disk/by-partuuid "$_gi_chroot" "$KMG_WORK/bootfs"
 	ln -s ../../sda2 "/dev/disk/by-uuid/$GRUB_IMAGE_BOOT_UUID"
 	ln -s ../../sdb1 "/dev/disk/by-uuid/$GRUB_IMAGE_ROOT_UUID"
@@ -238,8 +218,8 @@ _grub_image_inside() {
 	mount -t proc proc "$_gi_chroot/proc"
 	mount -t sysfs sysfs "$_gi_chroot/sys"
 	mount -t tmpfs -o mode=0755,size=1m kmodguard-grub-sys-block "$_gi_chroot/sys/block"
-	_gi_sysfs_disk "$_gi_chroot/sys/block" sda 0
-	_gi_sysfs_disk "$_gi_chroot/sys/block" sdb 1
+	namespace_sysfs_disk "$_gi_chroot/sys/block" sda 0
+	namespace_sysfs_disk "$_gi_chroot/sys/block" sdb 1
 
 	install -m 0755 "$KMG_REPO/grub.d/01_kmodguard" "$_gi_chroot/etc/grub.d/01_kmodguard"
 	mkdir -p "$_gi_chroot/etc/kmodguard" "$_gi_chroot/etc/default/grub.d"
