@@ -139,7 +139,7 @@ exit 0' >"$_bi_lt/bench_end"
 # bench_qemu IMAGEDIR KVER INITRD CONSOLE APPEND: one direct kernel boot; prints its wall ms and
 # how it ended (reboot | watchdog).
 bench_qemu() {
-	_bq_t0=$(_e2e_now_ms)
+	_bq_t0=$(now_ms)
 	: >"$4"
 	qemu-system-x86_64 -accel tcg -machine pc,graphics=off -m 1024 -smp 2 -nodefaults \
 		-display none -monitor none -parallel none -no-reboot -serial "file:$4" \
@@ -154,7 +154,7 @@ bench_qemu() {
 	E2E_QEMU_PID=$!
 	_bq_end=reboot
 	while kill -0 "$E2E_QEMU_PID" 2>/dev/null; do
-		if [ $(($(_e2e_now_ms) - _bq_t0)) -ge 240000 ]; then
+		if [ $(($(now_ms) - _bq_t0)) -ge 240000 ]; then
 			_bq_end=watchdog
 			kill "$E2E_QEMU_PID" 2>/dev/null || :
 			break
@@ -163,7 +163,7 @@ bench_qemu() {
 	done
 	wait "$E2E_QEMU_PID" 2>/dev/null || :
 	E2E_QEMU_PID=
-	echo "$(($(_e2e_now_ms) - _bq_t0)) $_bq_end"
+	echo "$(($(now_ms) - _bq_t0)) $_bq_end"
 }
 
 # bench_mark_time CONSOLE REGEX: the printk timestamp (s) of the first console line matching

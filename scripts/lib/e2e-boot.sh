@@ -20,16 +20,6 @@
 : "${E2E_QEMU_MEM:=1024}"
 : "${E2E_QEMU_SMP:=2}"
 
-_e2e_now_ms() {
-	_enm=$(date +%s%N)
-	echo $((_enm / 1000000))
-}
-
-# e2e_secs MS: "12.3"
-e2e_secs() {
-	printf '%d.%d' $(($1 / 1000)) $(($1 % 1000 / 100))
-}
-
 # e2e_run_start RUNDIR IMAGEDIR: fresh copies of the image's disks; E2E_RUN, E2E_BOOTS=0 and the
 # image's meta (E2E_IMAGE_*).
 e2e_run_start() {
@@ -106,13 +96,13 @@ e2e_boot() {
 	BOOT_REPORT=$E2E_RUN/boot-$BOOT_N.report
 	: >"$BOOT_CONSOLE"
 	: >"$BOOT_REPORT"
-	_eb_start=$(_e2e_now_ms)
+	_eb_start=$(now_ms)
 	_e2e_qemu </dev/null >"$E2E_RUN/boot-$BOOT_N.qemu" 2>&1 &
 	E2E_QEMU_PID=$!
 	BOOT_END=
 	_eb_cut_at=
 	while kill -0 "$E2E_QEMU_PID" 2>/dev/null; do
-		_eb_now=$(_e2e_now_ms)
+		_eb_now=$(now_ms)
 		if [ -n "$_eb_stop" ] && grep -a -q -E "$_eb_stop" "$BOOT_CONSOLE"; then
 			sleep 1
 			BOOT_END=stopped
@@ -122,7 +112,7 @@ e2e_boot() {
 		if [ -n "$_eb_cut" ] && [ -z "$_eb_cut_at" ] &&
 			grep -a -q -E "$_eb_cut" "$BOOT_CONSOLE" "$BOOT_REPORT"; then
 			_eb_cut_at=$((_eb_now + _eb_delay))
-			log "boot $BOOT_N: '$_eb_cut' seen after $(e2e_secs $((_eb_now - _eb_start))) s: power cut in $_eb_delay ms"
+			log "boot $BOOT_N: '$_eb_cut' seen after $(ms_to_s $((_eb_now - _eb_start))) s: power cut in $_eb_delay ms"
 		fi
 		if [ -n "$_eb_cut_at" ] && [ "$_eb_now" -ge "$_eb_cut_at" ]; then
 			# A power cut: SIGKILL, QEMU gets no chance to do anything more.
@@ -146,7 +136,7 @@ e2e_boot() {
 	_eb_status=0
 	wait "$E2E_QEMU_PID" 2>/dev/null || _eb_status=$?
 	E2E_QEMU_PID=
-	BOOT_MS=$(($(_e2e_now_ms) - _eb_start))
+	BOOT_MS=$(($(now_ms) - _eb_start))
 	E2E_RUN_MS=$((E2E_RUN_MS + BOOT_MS))
 	if [ -z "$BOOT_END" ]; then
 		if [ "$_eb_status" -ne 0 ]; then
@@ -269,11 +259,11 @@ _e2e_timeline() {
 		sed 's/^.*\[kmodguard\] //' | grep -v '^grubenv updated' | cut -c1-110)
 	{
 		printf 'boot %s: %-6s %-9s %6ss  (%s)\n' "$BOOT_N" "$(e2e_kernel_short "$BOOT_KERNEL")" "$BOOT_END" \
-			"$(e2e_secs "$BOOT_MS")" "$BOOT_KERNEL"
+			"$(ms_to_s "$BOOT_MS")" "$BOOT_KERNEL"
 		printf '%s\n' "$_et_guard" | sed '/^$/d; s/^/    guard     /'
 		printf '%s\n' "$_et_initramfs" | sed '/^$/d; s/^/    initramfs /'
 		printf '%s\n' "$_et_done" | sed '/^$/d; s/^/    complete  /'
 		printf '    grubenv   %s\n' "$(e2e_grubenv_short)"
 	} >>"$E2E_RUN/timeline"
-	log "boot $BOOT_N: $(e2e_kernel_short "$BOOT_KERNEL") ($BOOT_KERNEL), $BOOT_END after $(e2e_secs "$BOOT_MS") s"
+	log "boot $BOOT_N: $(e2e_kernel_short "$BOOT_KERNEL") ($BOOT_KERNEL), $BOOT_END after $(ms_to_s "$BOOT_MS") s"
 }

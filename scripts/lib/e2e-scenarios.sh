@@ -210,7 +210,7 @@ e2e_scenario() {
 		printf '\n--- %s (%s, %s): timeline\n' "$SC_NAME" "$SC_GEN" "$SC_LAYOUT"
 		cat "$E2E_RUN/timeline" 2>/dev/null || :
 		printf 'boots: %s, in QEMU %s s; scenario %s s (image preparation included)\n' "$E2E_BOOTS" \
-			"$(e2e_secs "$E2E_RUN_MS")" "$_es_secs"
+			"$(ms_to_s "$E2E_RUN_MS")" "$_es_secs"
 	} >&2
 	if [ "$SC_FAILED" -gt 0 ]; then
 		_es_result=FAIL
@@ -551,8 +551,8 @@ e2e_scenario_compile_error() {
 _e2e_power_cut() {
 	_e2e_guarded_run
 	_epc_delay=$(awk -v seed="$E2E_SEED" -v lo="$2" -v hi="$3" 'BEGIN { srand(seed); printf "%d", lo + rand() * (hi - lo) }')
-	log "power cut: seed $E2E_SEED -> $(e2e_secs "$_epc_delay") s after the $1 mark"
-	printf 'seed %s: power cut %s s after the %s mark\n' "$E2E_SEED" "$(e2e_secs "$_epc_delay")" "$1" >>"$E2E_RUN/timeline"
+	log "power cut: seed $E2E_SEED -> $(ms_to_s "$_epc_delay") s after the $1 mark"
+	printf 'seed %s: power cut %s s after the %s mark\n' "$E2E_SEED" "$(ms_to_s "$_epc_delay")" "$1" >>"$E2E_RUN/timeline"
 	_e2e_boot_guard_falls_back || return 0
 
 	e2e_boot --cut-on "E2E-MARK $1 " "$_epc_delay"

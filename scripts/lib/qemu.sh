@@ -8,17 +8,6 @@
 # Boots are TCG-only (KVM is not usable on the build machines), direct-kernel (-kernel/-initrd),
 # with the serial console written to a file that the caller reads.
 
-# now_ms: wall clock in milliseconds.
-now_ms() {
-	_nm=$(date +%s%N)
-	echo $((_nm / 1000000))
-}
-
-# ms_to_s MS: "12.3" (seconds, one decimal).
-ms_to_s() {
-	printf '%d.%d\n' $(($1 / 1000)) $(($1 % 1000 / 100))
-}
-
 # qemu_boot CONSOLE KERNEL INITRD APPEND TIMEOUT STOP_REGEX [QEMU_ARG...]
 #
 # Boots KERNEL + INITRD with APPEND on the kernel command line, the first serial port going to
