@@ -61,13 +61,31 @@ _apt_get() {
 }
 
 # apt_update once|force: run `apt-get update` once per process ("once"), or
-# again ("force", e.g. after adding a source).
+# again ("force", e.g. after adding a source). Waits (up to 10 minutes) while
+# another process holds apt's lists lock: DPkg::Lock::Timeout covers dpkg's
+# lock only.
 apt_update() {
 	if [ "$_kmodguard_apt_updated" = 1 ] && [ "$1" != force ]; then
 		return 0
 	fi
 	log "apt-get update"
-	run_quiet "apt-get update" _apt_get update || die "apt-get update failed"
+	_au_waited=0
+	while :; do
+		if _au_out=$(_apt_get update 2>&1); then
+			break
+		fi
+		if [ "$_au_waited" -lt 600 ] &&
+			printf '%s\n' "$_au_out" | grep -q 'Could not get lock'; then
+			[ "$_au_waited" -gt 0 ] ||
+				log "apt's lists are locked by another process; waiting"
+			sleep 5
+			_au_waited=$((_au_waited + 5))
+			continue
+		fi
+		printf '%s\n' "$_au_out" >&2
+		die "apt-get update failed"
+	done
+	printf '%s\n' "$_au_out" | grep -E '^(W|E|Err):' >&2 || :
 	_kmodguard_apt_updated=1
 }
 
@@ -151,4 +169,22 @@ now_ms() {
 # ms_to_s MS: "12.3" (seconds, one decimal).
 ms_to_s() {
 	printf '%d.%d\n' $(($1 / 1000)) $(($1 % 1000 / 100))
+}
+
+# host_sources: the host's apt source files that hold binary ("deb") entries, one per line; give
+# them to mmdebstrap as its mirrors so a root is made from what this host uses (and apt in it
+# keeps using it).
+host_sources() {
+	for _hs in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+		[ -f "$_hs" ] || continue
+		if grep -Eq '^[[:space:]]*deb[[:space:]]' "$_hs"; then
+			printf '%s\n' "$_hs"
+		fi
+	done
+	for _hs in /etc/apt/sources.list.d/*.sources; do
+		[ -f "$_hs" ] || continue
+		if sed -n 's/^[Tt]ypes://p' "$_hs" | tr -s ' \t' '\n' | grep -qx deb; then
+			printf '%s\n' "$_hs"
+		fi
+	done
 }
