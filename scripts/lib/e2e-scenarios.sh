@@ -29,42 +29,19 @@ e2e_scenario_doc() {
 # ---------------------------------------------------------------------------------------------
 
 # e2e_shadow_repo DIR: a tree scripts/install can run from: symlinks to the repository, but its
-# own out/ (a snapshot: others may rebuild out/ while a run takes its time). The CLI must run
-# without the Swift toolchain's /opt/swift runtime, which a guest does not have: when out/kmodguard
-# links it dynamically, a --static-swift-stdlib build is made here (scratch path .build-e2e).
+# own out/ (a snapshot: others may rebuild out/ while a run takes its time). The guest gets
+# exactly scripts/build's binaries; a guest has no Swift toolchain, and scripts/build checks that
+# out/kmodguard needs none.
 e2e_shadow_repo() {
 	mkdir -p "$1/out"
 	for _esr in etc dracut initramfs-tools grub.d systemd kernel man scripts Tests; do
 		ln -sfn "$E2E_REPO/$_esr" "$1/$_esr"
 	done
 	cp "$E2E_REPO/out/kmodguard-early" "$1/out/kmodguard-early"
-	if ldd "$E2E_REPO/out/kmodguard" 2>/dev/null | grep -q 'libswiftCore\.so'; then
-		log "out/kmodguard needs the Swift runtime (libswiftCore.so from the toolchain): a guest has" \
-			"none; building a --static-swift-stdlib CLI (scratch path .build-e2e)"
-		_e2e_static_cli "$1/out/kmodguard"
-	else
-		cp "$E2E_REPO/out/kmodguard" "$1/out/kmodguard"
+	cp "$E2E_REPO/out/kmodguard" "$1/out/kmodguard"
+	if ldd "$1/out/kmodguard" 2>/dev/null | grep -q 'libswift\|/opt/swift'; then
+		die "out/kmodguard links the Swift toolchain's runtime, which a guest has not: run scripts/build"
 	fi
-	if ldd "$1/out/kmodguard" 2>/dev/null | grep -q 'libswift'; then
-		die "the CLI for the guest still links the Swift runtime dynamically"
-	fi
-}
-
-_e2e_static_cli() {
-	_esc_t0=$(date +%s)
-	(
-		cd "$E2E_REPO"
-		PATH="/opt/swift/usr/bin:$PATH"
-		export PATH
-		# Chained with &&: set -e does not apply inside a subshell tested by ||, and a failed
-		# build must not let a stale binary from .build-e2e through.
-		swift build -q -c release --product kmodguard --static-swift-stdlib \
-			--scratch-path .build-e2e >&2 &&
-			_esc_bin=$(swift build -c release --product kmodguard --static-swift-stdlib \
-				--scratch-path .build-e2e --show-bin-path) &&
-			strip -o "$1" "$_esc_bin/kmodguard"
-	) || die "static CLI build failed"
-	log "static CLI: $(($(stat -c %s "$1") / 1024)) KiB, $(($(date +%s) - _esc_t0)) s"
 }
 
 # ---------------------------------------------------------------------------------------------
