@@ -27,7 +27,8 @@
 
 # dracut_extracted: extract dracut-core once per version; print the wrapper's path.
 dracut_extracted() {
-	ensure_packages bash cpio kmod udev kpartx e2fsprogs
+	# systemd: the images with dracut's systemd modules take the host's systemd.
+	ensure_packages bash cpio kmod udev kpartx e2fsprogs systemd
 	_de_version=${KMODGUARD_DRACUT_VERSION:-$(_dracut_candidate)}
 	if [ -z "$_de_version" ]; then
 		apt_update once
