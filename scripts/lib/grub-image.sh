@@ -222,6 +222,8 @@ _grub_image_inside() {
 	namespace_sysfs_disk "$_gi_chroot/sys/block" sdb 1
 
 	install -m 0755 "$KMG_REPO/grub.d/01_kmodguard" "$_gi_chroot/etc/grub.d/01_kmodguard"
+	# 01_kmodguard prints nothing without the program: an empty stand-in is enough here.
+	install -m 0755 /dev/null "$_gi_chroot/usr/sbin/kmodguard"
 	mkdir -p "$_gi_chroot/etc/kmodguard" "$_gi_chroot/etc/default/grub.d"
 	printf '%s\n' "$GRUB_IMAGE_SETTINGS" >"$_gi_chroot/etc/default/grub.d/kmodguard-test.cfg"
 	for _gi_kver in $GRUB_IMAGE_KERNELS; do
