@@ -188,3 +188,22 @@ host_sources() {
 		fi
 	done
 }
+
+# in_root ROOTFS CMD [ARG...]: run CMD chrooted into ROOTFS (a directory such as mmdebstrap makes)
+# with a clean environment (add VAR=value words before CMD), in a private mount namespace of its
+# own with /proc, /sys and /dev mounted as on a machine; the mounts vanish with the namespace
+# when CMD exits, so nothing is left to unmount. ROOTFS is made a mount point first, as / is on
+# a machine (unshare(1) in the root cannot make a plain directory private). Needs root.
+in_root() {
+	_ir_root=$1
+	shift
+	# shellcheck disable=SC2016 # expanded by the inner shell
+	unshare --mount --propagation private -- /bin/sh -c '
+		r=$1
+		shift
+		mount --bind "$r" "$r" && mount -t proc proc "$r/proc" &&
+			mount --rbind /sys "$r/sys" && mount --rbind /dev "$r/dev" || exit 125
+		exec chroot "$r" /usr/bin/env -i HOME=/root LANG=C.UTF-8 \
+			PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "$@"' \
+		in_root "$_ir_root" "$@"
+}
