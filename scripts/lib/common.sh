@@ -191,7 +191,8 @@ host_sources() {
 
 # in_root ROOTFS CMD [ARG...]: run CMD chrooted into ROOTFS (a directory such as mmdebstrap makes)
 # with a clean environment (add VAR=value words before CMD), in a private mount namespace of its
-# own with /proc, /sys and /dev mounted as on a machine; the mounts vanish with the namespace
+# own with /proc, /sys and /dev mounted as on a machine, and the host directories named in
+# IN_ROOT_RO_BINDS (e.g. "/opt/swift") bound in read-only; the mounts vanish with the namespace
 # when CMD exits, so nothing is left to unmount. ROOTFS is made a mount point first, as / is on
 # a machine (unshare(1) in the root cannot make a plain directory private). Needs root.
 in_root() {
@@ -199,11 +200,16 @@ in_root() {
 	shift
 	# shellcheck disable=SC2016 # expanded by the inner shell
 	unshare --mount --propagation private -- /bin/sh -c '
-		r=$1
-		shift
+		r=$1 binds=$2
+		shift 2
 		mount --bind "$r" "$r" && mount -t proc proc "$r/proc" &&
 			mount --rbind /sys "$r/sys" && mount --rbind /dev "$r/dev" || exit 125
+		for d in $binds; do
+			[ -d "$d" ] || continue
+			mkdir -p "$r$d" && mount --bind "$d" "$r$d" &&
+				mount -o remount,bind,ro "$r$d" || exit 125
+		done
 		exec chroot "$r" /usr/bin/env -i HOME=/root LANG=C.UTF-8 \
 			PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "$@"' \
-		in_root "$_ir_root" "$@"
+		in_root "$_ir_root" "${IN_ROOT_RO_BINDS:-}" "$@"
 }
