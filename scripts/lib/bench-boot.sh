@@ -181,8 +181,8 @@ bench_ms() {
 _bench_boot_images() {
 	e2e_kernels
 	e2e_driver_source
-	e2e_shadow_repo "$BENCH_WORK/repo"
-	BENCH_GUARDED=$(e2e_image initramfs-tools split guarded "$BENCH_WORK/repo")
+	e2e_package "$BENCH_WORK/package"
+	BENCH_GUARDED=$(e2e_image initramfs-tools split guarded "$BENCH_WORK/package/kmodguard.deb")
 	BENCH_CONTROL=$(e2e_image initramfs-tools split control)
 }
 

@@ -251,7 +251,7 @@ bench_footprint_inside() {
 		rm -f "$_dir/main.part" "$_dir/main.cpio"
 	}
 	without_s=$(_img without)
-	"$_repo/scripts/install" --root "$R" --modules virtio_blk >&2
+	"$_repo/scripts/install" --root "$R" --set MODULES=virtio_blk >&2
 	with_s=$(_img with)
 	{
 		printf 'without_s=%s\nwith_s=%s\n' "$without_s" "$with_s"

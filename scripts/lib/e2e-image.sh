@@ -7,8 +7,8 @@
 #   . "$ROOT/scripts/lib/e2e-image.sh"
 #   e2e_kernels                              # sets E2E_K_OLD, E2E_K_NEW
 #   dir=$(e2e_image GEN LAYOUT control)      # no kmodguard
-#   dir=$(e2e_image GEN LAYOUT guarded REPO) # REPO: a tree whose out/ holds the binaries
-#   dir=$(e2e_image GEN LAYOUT broken REPO)  # guarded, but the older kernel's initramfs was
+#   dir=$(e2e_image GEN LAYOUT guarded DEB)  # DEB: kmodguard's .deb (scripts/package)
+#   dir=$(e2e_image GEN LAYOUT broken DEB)   # guarded, but the older kernel's initramfs was
 #                                            # built while its driver was missing
 #
 # GEN is initramfs-tools or dracut (the packages conflict: one rootfs each), LAYOUT split or
@@ -23,10 +23,11 @@
 #                        (updates/dkms), its source in /usr/src, initramfs for both, GRUB
 #                        installed for real (i386-pc) + update-grub; the report unit. = the
 #                        control image: what a machine without kmodguard looks like
-#   guarded-GEN-LAYOUT-KEY/ a copy of base + scripts/install, kmodguard.conf (MODULES,
-#                        WAIT_FOR, SOURCE, ACTIVATE, BOOT_DEVICE when split), units enabled,
-#                        initramfs rebuilt with the guard, update-grub (01_kmodguard), grubenv
-#                        last good = older kernel (+ an armed trial of the newer one: single)
+#   guarded-GEN-LAYOUT-KEY/ a copy of base + the .deb installed with apt-get (scripts/install
+#                        --root: its postinst enables the units, runs update-grub), kmodguard.conf
+#                        edited (MODULES, WAIT_FOR, SOURCE, ACTIVATE, BOOT_DEVICE when split),
+#                        initramfs rebuilt with the guard, grubenv last good = older kernel
+#                        (+ an armed trial of the newer one: single; set by hand, see below)
 #
 # Layouts: split = boot.img (NVMe in QEMU, SeaBIOS boots it: BIOS boot partition + ext4 /boot
 # with GRUB and grubenv) + root.img (virtio: ext4 /); single = root.img only (virtio: BIOS boot
@@ -138,9 +139,10 @@ _e2e_files_sha() {
 	done | _e2e_sha
 }
 
-# e2e_image GEN LAYOUT control|guarded [REPO]: print the image directory, building it if needed.
+# e2e_image GEN LAYOUT control|guarded|broken [DEB]: print the image directory, building it if
+# needed.
 e2e_image() {
-	_ei_gen=$1 _ei_layout=$2 _ei_kind=$3 _ei_repo=${4:-}
+	_ei_gen=$1 _ei_layout=$2 _ei_kind=$3 _ei_deb=${4:-}
 	_ei_rootfs=$(e2e_rootfs "$_ei_gen") || exit 1
 	_ei_base_key=$({
 		printf '%s\n' "$_ei_rootfs" "$_ei_layout" "$E2E_IMAGE_RECIPE" "$E2E_K_OLD" "$E2E_K_NEW" \
@@ -164,20 +166,18 @@ e2e_image() {
 	fi
 	_ei_key=$({
 		printf '%s\n' "$_ei_base"
-		_e2e_files_sha "$_ei_repo/out/kmodguard" "$_ei_repo/out/kmodguard-early" \
-			"$_ei_repo/scripts/install" "$_ei_repo/etc" "$_ei_repo/dracut" \
-			"$_ei_repo/initramfs-tools" "$_ei_repo/grub.d" "$_ei_repo/systemd" "$_ei_repo/kernel"
+		_e2e_files_sha "$_ei_deb" "$E2E_REPO/scripts/install"
 	} | _e2e_sha)
 	_ei_dir=$KMODGUARD_CACHE/e2e/$_ei_kind-$_ei_gen-$_ei_layout-$E2E_COMPRESS-$_ei_key
 	if [ ! -s "$_ei_dir/meta" ]; then
 		rm -rf "$KMODGUARD_CACHE/e2e/$_ei_kind-$_ei_gen-$_ei_layout-"*
-		log "building the $_ei_gen/$_ei_layout $_ei_kind image: scripts/install, initramfs with the guard, update-grub"
+		log "building the $_ei_gen/$_ei_layout $_ei_kind image: apt-get install ${_ei_deb##*/}, kmodguard.conf, initramfs with the guard"
 		_ei_t0=$(date +%s)
 		mkdir -p "$_ei_dir.tmp"
 		for _ei_f in "$_ei_base"/*.img "$_ei_base/meta"; do
 			cp --sparse=always "$_ei_f" "$_ei_dir.tmp/"
 		done
-		E2E_INSTALL_REPO=$_ei_repo E2E_VARIANT=$_ei_kind
+		E2E_DEB=$_ei_deb E2E_VARIANT=$_ei_kind
 		_e2e_build guarded "$_ei_gen" "$_ei_layout" "$_ei_rootfs" "$_ei_dir.tmp" "$_ei_dir.tmp" ||
 			die "$_ei_kind image build failed (log: $_ei_dir.tmp/build.log)"
 		mv "$_ei_dir.tmp" "$_ei_dir"
@@ -249,7 +249,7 @@ _e2e_build() {
 	E2E_WORK=$_eb_work E2E_OUT=$_eb_dir
 	export E2E_SDA E2E_SDA1 E2E_SDA2 E2E_SDB E2E_SDB1 E2E_STEP E2E_GEN E2E_LAYOUT \
 		E2E_ROOTFS_TAR E2E_WORK E2E_OUT E2E_REPO E2E_K_OLD E2E_K_NEW E2E_DRIVER_DIR \
-		E2E_DRIVER_NAME E2E_INSTALL_REPO E2E_VARIANT E2E_COMPRESS
+		E2E_DRIVER_NAME E2E_DEB E2E_VARIANT E2E_COMPRESS
 	# shellcheck disable=SC2016 # expanded by the inner shell
 	if ! unshare --mount --propagation private sh -c \
 		'. "$1/scripts/lib/common.sh" && . "$1/scripts/lib/e2e-image.sh" && _e2e_inside' \
@@ -438,31 +438,20 @@ _e2e_step_base() {
 	_e2e_grub
 }
 
-# _e2e_conf_set FILE KEY VALUE: set KEY="VALUE" in a shell-style configuration file.
-_e2e_conf_set() {
-	awk -v key="$2" -v value="$3" '
-		$0 ~ "^[ \t]*(export[ \t]+)?" key "=" { print key "=\"" value "\""; done = 1; next }
-		{ print }
-		END { if (!done) print key "=\"" value "\"" }' "$1" >"$1.e2e-new"
-	chmod 0644 "$1.e2e-new"
-	mv -f "$1.e2e-new" "$1"
-}
-
 _e2e_step_guarded() {
-	log "scripts/install --root (kmodguard from $E2E_INSTALL_REPO)"
-	"$E2E_INSTALL_REPO/scripts/install" --root "$R" --modules virtio_blk
-	_conf=$R/etc/kmodguard/kmodguard.conf
-	_e2e_conf_set "$_conf" WAIT_FOR "UUID=$E2E_ROOT_UUID"
-	_e2e_conf_set "$_conf" WAIT_TIMEOUT 20
-	_e2e_conf_set "$_conf" SOURCE "/usr/src/$E2E_DRIVER_NAME"
-	_e2e_conf_set "$_conf" ACTIVATE reboot
+	# What an admin does (README, "Install on a server"): apt install the package, edit
+	# kmodguard.conf, rebuild the initramfs images. scripts/install is that, for a root.
+	log "scripts/install --root: apt-get install ${E2E_DEB##*/}, kmodguard.conf"
+	set -- --set MODULES=virtio_blk --set "WAIT_FOR=UUID=$E2E_ROOT_UUID" --set WAIT_TIMEOUT=20 \
+		--set "SOURCE=/usr/src/$E2E_DRIVER_NAME" --set ACTIVATE=reboot
 	if [ "$E2E_LAYOUT" = split ]; then
-		_e2e_conf_set "$_conf" BOOT_DEVICE "UUID=$E2E_BOOT_UUID"
+		set -- "$@" --set "BOOT_DEVICE=UUID=$E2E_BOOT_UUID"
 	fi
+	"$E2E_REPO/scripts/install" --root "$R" --deb "$E2E_DEB" "$@"
+	_conf=$R/etc/kmodguard/kmodguard.conf
 	cat "$_conf"
 	install -D -m 0644 "$E2E_REPO/Tests/Fixtures/e2e/complete-console.conf" \
 		"$R/etc/systemd/system/kmodguard-complete.service.d/e2e.conf"
-	_e2e_chroot systemctl enable kmodguard-complete.service kmodguard-shutdown.service
 	if [ "${E2E_VARIANT:-guarded}" = broken ]; then
 		# The fallback kernel is broken too: its initramfs is built while its driver is missing
 		# (so the image lacks virtio_blk), then the driver is back in its module tree, so the new
@@ -481,7 +470,7 @@ _e2e_step_guarded() {
 	else
 		_e2e_initramfs
 	fi
-	_e2e_grub
+	# (update-grub: the package's postinst ran it.)
 	# The machine ran K_OLD with its driver; K_NEW was installed since (its driver is not built:
 	# no kernel hook ran) and is GRUB's default. single: /boot is behind the missing driver, so
 	# the guard cannot write grubenv; GRUB's trial counter is armed, as kmodguard does before

@@ -140,14 +140,16 @@ _e2e_proactive_start() {
 }
 
 # _e2e_install_boot: the boot that installs the packages (a longer watchdog: two initramfs
-# builds in the guest), its E2E-PROACTIVE marks and the hook's lines into the timeline.
+# builds in the guest), its $E2E_INSTALL_MARK marks (E2E-PROACTIVE, E2E-PACKAGE) and the hooks'
+# lines into the timeline.
+E2E_INSTALL_MARK=E2E-PROACTIVE
 _e2e_install_boot() {
 	_eib_timeout=$E2E_BOOT_TIMEOUT
 	[ "$E2E_BOOT_TIMEOUT" -ge "$E2E_INSTALL_BOOT_TIMEOUT" ] || E2E_BOOT_TIMEOUT=$E2E_INSTALL_BOOT_TIMEOUT
 	e2e_boot
 	E2E_BOOT_TIMEOUT=$_eib_timeout
 	{
-		e2e_console_lines 'E2E-PROACTIVE ' | sed 's/^.*E2E-PROACTIVE /    install   /' | cut -c1-124
+		e2e_console_lines "$E2E_INSTALL_MARK " | sed "s/^.*$E2E_INSTALL_MARK /    install   /" | cut -c1-124
 		_e2e_install_console '\[kmodguard\] |kmodguard: ' | sed 's/^.*\[kmodguard\] /    hook      /; s/^.*\(kmodguard: \)/    hook      \1/' | cut -c1-124
 		e2e_console_lines '\[kmodguard\] (next boot|next_entry|prepare-shutdown)' |
 			sed 's/^.*\[kmodguard\] //; s/^/    shutdown  /' | cut -c1-124
@@ -157,7 +159,7 @@ _e2e_install_boot() {
 # _e2e_install_console REGEX: console lines of the install boot between the install's begin and
 # end marks (what dpkg and the kernel hooks printed) that match REGEX.
 _e2e_install_console() {
-	e2e_console_lines '.' | sed -n '/E2E-PROACTIVE install-begin/,/E2E-PROACTIVE install-end/p' |
+	e2e_console_lines '.' | sed -n "/$E2E_INSTALL_MARK install-begin/,/$E2E_INSTALL_MARK install-end/p" |
 		grep -a -E -e "$1" || :
 }
 

@@ -20,6 +20,7 @@ e2e_scenario_doc() {
 	power-cut-build) echo "power cut during the driver build: the next boots still end on a working kernel" ;;
 	power-cut-initramfs) echo "power cut during the initramfs rebuild: the next boots still end on a working kernel" ;;
 	proactive) echo "a third kernel + headers installed in the guest: its driver built by the kernel hook, it boots without fallback (5 boots)" ;;
+	package) echo "apt-get install the .deb on the running control image, the story, apt-get purge: the older kernel boots exactly as before (5 boots)" ;;
 	proactive-no-headers) echo "a third kernel without headers: the hook cannot build, the shutdown check pins the good kernel (5 boots)" ;;
 	esac
 }
@@ -28,20 +29,26 @@ e2e_scenario_doc() {
 # kmodguard's binaries for the guest.
 # ---------------------------------------------------------------------------------------------
 
-# e2e_shadow_repo DIR: a tree scripts/install can run from: symlinks to the repository, but its
-# own out/ (a snapshot: others may rebuild out/ while a run takes its time). The guest gets
-# exactly scripts/build's binaries; a guest has no Swift toolchain, and scripts/build checks that
-# out/kmodguard needs none.
-e2e_shadow_repo() {
-	mkdir -p "$1/out"
-	for _esr in etc dracut initramfs-tools grub.d systemd kernel man scripts Tests; do
-		ln -sfn "$E2E_REPO/$_esr" "$1/$_esr"
-	done
-	cp "$E2E_REPO/out/kmodguard-early" "$1/out/kmodguard-early"
-	cp "$E2E_REPO/out/kmodguard" "$1/out/kmodguard"
-	if ldd "$1/out/kmodguard" 2>/dev/null | grep -q 'libswift\|/opt/swift'; then
-		die "out/kmodguard links the Swift toolchain's runtime, which a guest has not: run scripts/build"
+# e2e_package DIR: kmodguard as the guests get it: DIR/kmodguard.deb, a copy of scripts/package's
+# .deb (others may rebuild out/ while a run takes its time), and DIR/root, that package unpacked
+# (the host runs DIR/root/usr/sbin/kmodguard for keygen and publish). The guests install it with
+# apt-get; they have no Swift toolchain, and scripts/build checks that out/kmodguard needs none.
+# KMODGUARD_E2E_NO_BUILD=1 takes out/'s .deb as it is.
+e2e_package() {
+	if [ "${KMODGUARD_E2E_NO_BUILD:-0}" = 1 ]; then
+		_ep_deb=
+		for _ep_f in "$E2E_REPO"/out/kmodguard_*.deb; do
+			[ -f "$_ep_f" ] && _ep_deb=$_ep_f
+		done
+		[ -n "$_ep_deb" ] || die "out/ has no kmodguard_*.deb (KMODGUARD_E2E_NO_BUILD=1)"
+	else
+		log "scripts/package --no-lintian"
+		_ep_deb=$("$E2E_REPO/scripts/package" --no-lintian | tail -n 1) || die "scripts/package failed"
 	fi
+	mkdir -p "$1"
+	cp "$_ep_deb" "$1/kmodguard.deb"
+	dpkg-deb -x "$1/kmodguard.deb" "$1/root"
+	log "package: ${_ep_deb##*/} ($(du -k "$1/kmodguard.deb" | cut -f1) KiB)"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -239,7 +246,7 @@ boot_ended() {
 # ---------------------------------------------------------------------------------------------
 
 _e2e_guarded_run() {
-	_egr_img=$(e2e_image "$SC_GEN" "$SC_LAYOUT" "${1:-guarded}" "$WORK/repo") || die "no image"
+	_egr_img=$(e2e_image "$SC_GEN" "$SC_LAYOUT" "${1:-guarded}" "$WORK/package/kmodguard.deb") || die "no image"
 	e2e_run_start "$E2E_RUN" "$_egr_img"
 	e2e_grubenv_read
 	K_OLD=$E2E_IMAGE_K_OLD K_NEW=$E2E_IMAGE_K_NEW P_OLD=$E2E_IMAGE_P_OLD P_NEW=$E2E_IMAGE_P_NEW
@@ -338,7 +345,7 @@ _e2e_new_kernel_works() {
 # _e2e_database_publish: keys and a database with the virtio_blk source in $E2E_RUN.
 _e2e_database_publish() {
 	ensure_packages socat
-	_edp_cli=$WORK/repo/out/kmodguard
+	_edp_cli=$WORK/package/root/usr/sbin/kmodguard
 	"$_edp_cli" keygen --out "$E2E_RUN/keys" --name e2e >"$E2E_RUN/publish.log" 2>&1 ||
 		die "kmodguard keygen failed: $(cat "$E2E_RUN/publish.log")"
 	"$_edp_cli" publish --source "$E2E_DRIVER_DIR" --key "$E2E_RUN/keys/e2e.key" --out "$E2E_RUN/db" \
