@@ -17,7 +17,7 @@ kmodguard_conf=/etc/kmodguard/kmodguard.conf
 kmodguard_validate() {
     local _sysroot=${dracutsysrootdir:-/} _out _rc=0
     if [[ ! -f $dracutsysrootdir$kmodguard_conf ]]; then
-        dwarn "kmodguard: $kmodguard_conf is missing: not adding the guard (run scripts/install)"
+        dwarn "kmodguard: $kmodguard_conf is missing: not adding the guard (restore it: apt-get install --reinstall -o Dpkg::Options::=--force-confmiss kmodguard)"
         return 1
     fi
     _out=$("$dracutsysrootdir$kmodguard_early" --root "$_sysroot" --check --kernel "${kernel:?}" \
