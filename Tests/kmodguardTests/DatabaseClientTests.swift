@@ -230,6 +230,55 @@ import Testing
         #expect(error?.description.contains("timed out") == true)
     }
 
+    /// A server that trickles the body is cut off by the low-speed limit, long before the total
+    /// timeout (600 s by default) would end the attempt.
+    @Test func tricklingServerIsCutOffByTheLowSpeedLimit() throws {
+        let bed = try DatabaseTestBed()
+        defer { bed.remove() }
+        let published = try bed.publish(baseURL: bed.server.base + "/trickle/" + bed.name)
+        var policy = bed.policy
+        policy.totalTimeoutSeconds = 30
+        policy.lowSpeedBytesPerSecond = 1000
+        policy.lowSpeedSeconds = 1
+        policy.attempts = 1
+        let started = ContinuousClock.now
+        let error = expectFailure(bed, check: "download", url: published.driver.source.url) { () throws(DatabaseError) in
+            try bed.client(policy: policy).fetch(for: kernel, modules: modules)
+        }
+        #expect(error?.description.contains("too slow") == true, "\(String(describing: error))")
+        #expect(error?.isTransient == true)
+        #expect(ContinuousClock.now - started < .seconds(10))
+    }
+
+    /// A redirect to a scheme redirects may not use is reported as a refused redirect (not as an
+    /// unsupported URL: the configured URL was fine) and not retried.
+    @Test func redirectToFileIsRefusedAsARedirect() throws {
+        let bed = try DatabaseTestBed()
+        defer { bed.remove() }
+        try bed.publish()
+        let url = bed.server.base + "/redirect/file%3A%2F%2F%2Fetc%2Fhostname/" + bed.name + "/"
+        let error = expectFailure(bed, check: "download", url: url) { () throws(DatabaseError) in
+            try bed.client(url).fetch(for: kernel, modules: modules)
+        }
+        #expect(error?.description.contains("refused a redirect to file:///etc/hostname") == true, "\(String(describing: error))")
+        #expect(error?.description.contains("unsupported URL") == false)
+        #expect(error?.description.contains("attempts") == false)
+    }
+
+    /// A redirect loop is not transient: one attempt (the first redirect and five more), not three.
+    @Test func redirectLoopIsNotRetried() throws {
+        let bed = try DatabaseTestBed()
+        defer { bed.remove() }
+        try bed.publish()
+        let url = bed.server.base + "/loop/" + bed.name + "/"
+        let error = expectFailure(bed, check: "download", url: url) { () throws(DatabaseError) in
+            try bed.client(url).fetch(for: kernel, modules: modules)
+        }
+        #expect(error?.description.contains("redirect loop") == true, "\(String(describing: error))")
+        #expect(error?.description.contains("attempts") == false)
+        #expect(bed.server.requests(containing: "/loop/" + bed.name + "/").count == 6)
+    }
+
     @Test func untrustedCertificateIsRefusedAtOnce() throws {
         let bed = try DatabaseTestBed()
         defer { bed.remove() }
