@@ -279,6 +279,42 @@ import Testing
         #expect(bed.server.requests(containing: "/loop/" + bed.name + "/").count == 6)
     }
 
+    /// The fingerprint and the fetch of one client share one download of the index, also when it
+    /// fails: a transient failure costs one round of attempts, not one per question.
+    @Test func failedIndexIsNotDownloadedAgainByTheSameClient() throws {
+        let bed = try DatabaseTestBed()
+        defer { bed.remove() }
+        let url = bed.server.base + "/status/500/" + bed.name + "/"
+        let client = bed.client(url)
+        #expect(client.fingerprint() == "database " + url + "index.json unavailable")
+        let error = expectFailure(bed, check: "download", url: url) { () throws(DatabaseError) in
+            try client.fetch(for: kernel, modules: modules)
+        }
+        #expect(error?.description.contains("HTTP status 500 (gave up after 3 attempts)") == true)
+        #expect(client.fingerprint() == "database " + url + "index.json unavailable")
+        // index.json.sig is asked first; its 500 ends the load after the policy's 3 attempts.
+        #expect(bed.server.requests(containing: bed.name) == Array(repeating: "/status/500/" + bed.name + "/index.json.sig", count: 3))
+    }
+
+    /// Unreachable: the fingerprint is the generation accepted last (nothing is known to have
+    /// changed); refused: a value no publication has, so a good index served again is a change.
+    @Test func fingerprintWhileTheDatabaseIsDownOrRefused() throws {
+        let bed = try DatabaseTestBed()
+        defer { bed.remove() }
+        let published = try bed.publish()
+        #expect(bed.client().fingerprint() == "database " + bed.url + "index.json generation " + String(published.index.generation))
+
+        var policy = bed.policy
+        policy.attempts = 1
+        let down = bed.server.base + "/status/503/" + bed.name + "/"
+        #expect(bed.client(down, policy: policy).fingerprint() == "database " + down + "index.json unavailable")
+        try GenerationStore(root: bed.systemRoot).record(url: down + "index.json", generation: 42, sha256: String(repeating: "0", count: 64))
+        #expect(bed.client(down, policy: policy).fingerprint() == "database " + down + "index.json generation 42")
+
+        try bed.writeIndex(try bed.readIndex(), signer: SigningKey())
+        #expect(bed.client().fingerprint() == "database " + bed.url + "index.json refused (signature)")
+    }
+
     @Test func untrustedCertificateIsRefusedAtOnce() throws {
         let bed = try DatabaseTestBed()
         defer { bed.remove() }
