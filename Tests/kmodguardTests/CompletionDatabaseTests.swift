@@ -4,7 +4,8 @@ import KmodguardCompletion
 import KmodguardCore
 import Testing
 
-/// `complete` against a real driver database on the loopback HTTPS server.
+/// `complete` against a real driver database on the loopback HTTPS server: what a failed
+/// download or a refused database leaves in the state, and whether the next run tries again.
 /// No kernel headers are needed: the runs end before (or at) the build.
 @Suite struct CompletionDatabaseTests {
     let old = KernelRelease("6.1.0-55-cloud-amd64")!
@@ -46,6 +47,60 @@ import Testing
         return completion
     }
 
+    /// The case: the archive answers 500 for a whole run (every attempt), then the server
+    /// is healthy. The failure must not be remembered as a failed build: the next run fetches the
+    /// archive again, with nothing changed in the database, the kernels or the configuration.
+    @Test func archiveServerErrorIsRetriedOnTheNextRun() throws {
+        let bed = try DatabaseTestBed()
+        defer { bed.remove() }
+        // bed.policy makes 3 attempts: all three get the 500.
+        let flaky = "/flaky/3x500/" + bed.name + "-archive/" + bed.name
+        try bed.publish(baseURL: bed.server.base + flaky)
+
+        let first = try run(bed)
+        #expect(first.steps.fetched == [new])
+        let record = try #require(first.state.kernels[new.string])
+        #expect(record.state == "download-failed")
+        #expect(record.message?.contains("HTTP status 500") == true, "\(record)")
+        #expect(!first.messages.contains { $0.contains("build failed") }, "\(first.messages)")
+        #expect(first.messages.contains { $0.hasPrefix(new.string + ": no driver from the database, retrying on the next run: ") },
+                "\(first.messages)")
+        // The machine is still kept on the working kernel meanwhile.
+        #expect(first.grubChanges.contains { $0.name == "kmodguard_pin" })
+        #expect(first.failures == 1)
+
+        let second = try run(bed, state: first.state)
+        #expect(!second.messages.contains { $0.contains("not retrying") }, "\(second.messages)")
+        #expect(second.steps.fetched == [new])
+        // The fourth request for the archive (the first of this run) got it.
+        #expect(bed.server.requests(containing: flaky).count == 4)
+        #expect(second.state.kernels[new.string]?.state != "download-failed", "\(second.messages)")
+    }
+
+    /// A refusal (here the archive's sha256) is remembered like a failed build, but is not
+    /// called one.
+    @Test func databaseRefusalIsRememberedButNotCalledABuildFailure() throws {
+        let bed = try DatabaseTestBed()
+        defer { bed.remove() }
+        let published = try bed.publish()
+        let path = bed.database + "/" + published.driver.source.url
+        var bytes = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
+        bytes[bytes.count / 2] ^= 0xFF
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+
+        let first = try run(bed)
+        #expect(!first.messages.contains { $0.contains("build failed") }, "\(first.messages)")
+        #expect(first.messages.contains { $0.hasPrefix(new.string + ": no driver from the database: " + bed.url) && $0.contains("sha256 check failed") },
+                "\(first.messages)")
+        let record = try #require(first.state.kernels[new.string])
+        #expect(record.state == "failed")
+        #expect(record.message?.hasPrefix("driver database: " + bed.url) == true, "\(record)")
+
+        let second = try run(bed, state: first.state)
+        #expect(second.steps.fetched.isEmpty)
+        #expect(second.messages.contains { $0.contains("not retrying") })
+    }
+
     /// One run asks for the index for the fingerprint and for each kernel's driver; it is read
     /// once: removed after the first question, the later ones still get the same index.
     @Test func oneRunReadsTheIndexOnce() throws {
@@ -84,5 +139,6 @@ import Testing
         var downRun = CompletionRun(steps: downSteps, snapshot: downSnapshot, state: PersistentState(), now: "2026-12-05T00:00:00Z")
         downRun.perform()
         #expect(bed.server.requests(containing: bed.name + "-down/").count == bed.policy.attempts, "\(downRun.messages)")
+        #expect(downRun.state.kernels[new.string]?.state == "download-failed")
     }
 }

@@ -159,6 +159,42 @@ import Testing
         #expect(third.rebootInto == new)
     }
 
+    /// A transient download failure pins like a failed build, but is not remembered as one: the
+    /// next run, with nothing changed, tries again.
+    @Test func downloadFailureIsRetriedOnTheNextRun() throws {
+        var steps = FakeSteps()
+        steps.driver[new] = .unavailable(message: "https://db/x.tar.gz: download failed: HTTP status 500 (gave up after 4 attempts)")
+        let first = run(try snapshot(), steps: steps)
+        #expect(first.grubChanges.contains(.set("kmodguard_pin", oldEntry)))
+        #expect(first.failures == 1)
+        let record = try #require(first.state.kernels[new.string])
+        #expect(record.state == "download-failed")
+        #expect(record.message == "driver database: https://db/x.tar.gz: download failed: HTTP status 500 (gave up after 4 attempts); "
+                + "nothing installed, retried on the next run")
+        #expect(first.messages.contains(new.string + ": no driver from the database, retrying on the next run: "
+                                        + "https://db/x.tar.gz: download failed: HTTP status 500 (gave up after 4 attempts)"))
+        #expect(!first.messages.contains { $0.contains("build failed") })
+
+        steps.driver[new] = nil
+        let second = run(try snapshot(grubenv: ["kmodguard_pin=\(oldEntry)"]), steps: steps, state: first.state)
+        #expect(second.steps.built == [new])
+        #expect(second.grubChanges.contains(.unset("kmodguard_pin")))
+        #expect(second.rebootInto == new)
+    }
+
+    /// A refusal by the database is remembered like a failed build and not called one.
+    @Test func databaseRefusalIsNotABuildFailure() throws {
+        var steps = FakeSteps()
+        steps.driver[new] = .refused(message: "https://db/x.tar.gz: sha256 check failed: got 00, the signed index says 11")
+        let first = run(try snapshot(), steps: steps)
+        #expect(first.state.kernels[new.string]?.state == "failed")
+        #expect(first.messages.contains(new.string + ": no driver from the database: https://db/x.tar.gz: sha256 check failed: got 00, the signed index says 11"))
+        #expect(!first.messages.contains { $0.contains("build failed") })
+        let second = run(try snapshot(grubenv: ["kmodguard_pin=\(oldEntry)"]), steps: steps, state: first.state)
+        #expect(second.steps.built.isEmpty)
+        #expect(second.messages.contains { $0.contains("not retrying") })
+    }
+
     @Test func excludedKernelIsASkipThatStillPins() throws {
         var steps = FakeSteps()
         steps.driver[new] = .excluded("BUILD_EXCLUSIVE_KERNEL=\"^5\\.\" does not match this kernel")

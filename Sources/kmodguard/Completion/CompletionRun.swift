@@ -47,7 +47,7 @@ struct CompletionRun<Steps: CompletionSteps> {
         let decisions = CompletionPlanner.decisions(
             kernels: snapshot.kernels.map { release in
                 let record = state.kernels[release.string]
-                let failed = record.flatMap { $0.state == "installed" || $0.state == "initramfs" ? nil : $0.fingerprint }
+                let failed = record.flatMap { CompletionPlanner.failedFingerprint(state: $0.state, fingerprint: $0.fingerprint) }
                 return (release, snapshot.availability[release] ?? .unresolved(snapshot.config.modules), failed)
             },
             fingerprint: fingerprint)
@@ -145,6 +145,17 @@ struct CompletionRun<Steps: CompletionSteps> {
             record.firstError = firstError
             record.log = log
             say(kernel.string + ": build failed: " + (firstError ?? message) + (log.map { " (log: " + $0 + ")" } ?? ""))
+            failures += 1
+            return false
+        case .refused(let message):
+            record.message = "driver database: " + message + "; nothing installed"
+            say(kernel.string + ": no driver from the database: " + message)
+            failures += 1
+            return false
+        case .unavailable(let message):
+            record.state = CompletionPlanner.downloadFailedState
+            record.message = "driver database: " + message + "; nothing installed, retried on the next run"
+            say(kernel.string + ": no driver from the database, retrying on the next run: " + message)
             failures += 1
             return false
         case .installed(let driver, let modules):

@@ -41,7 +41,7 @@ struct LiveCompletionSteps: CompletionSteps {
         do {
             delivered = try database.fetch(for: kernel, modules: snapshot.config.modules)
         } catch {
-            return .failed(message: "driver database: " + error.description + "; nothing installed", firstError: nil, log: nil)
+            return error.isTransient ? .unavailable(message: error.description) : .refused(message: error.description)
         }
         switch delivered {
         case .source(let directory, _):
