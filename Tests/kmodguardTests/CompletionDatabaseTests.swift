@@ -82,11 +82,7 @@ import Testing
     @Test func databaseRefusalIsRememberedButNotCalledABuildFailure() throws {
         let bed = try DatabaseTestBed()
         defer { bed.remove() }
-        let published = try bed.publish()
-        let path = bed.database + "/" + published.driver.source.url
-        var bytes = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
-        bytes[bytes.count / 2] ^= 0xFF
-        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        try bed.corrupt(try bed.publish().driver.source)
 
         let first = try run(bed)
         #expect(!first.messages.contains { $0.contains("build failed") }, "\(first.messages)")

@@ -334,11 +334,7 @@ import Testing
         let bed = try DatabaseTestBed()
         defer { bed.remove() }
         let published = try bed.publish()
-        // Same size, one byte different.
-        let path = bed.database + "/" + published.driver.source.url
-        var bytes = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
-        bytes[bytes.count / 2] ^= 0xFF
-        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        try bed.corrupt(published.driver.source)
         let error = expectFailure(bed, check: "sha256", url: bed.url + published.driver.source.url) { () throws(DatabaseError) in
             try bed.client().fetch(for: kernel, modules: modules)
         }

@@ -99,6 +99,15 @@ struct DatabaseTestServer: Sendable {
             self.send_header("Content-Length", "0")
             self.end_headers()
 
+        def announce(self, relative):
+            """Sends the status line and headers for the file at `relative`, with its full length; returns its bytes."""
+            with open(self.translate_path(relative), "rb") as f:
+                body = f.read()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            return body
+
         def do_GET(self):
             with lock:
                 with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "requests.log"), "a") as log:
@@ -114,12 +123,7 @@ struct DatabaseTestServer: Sendable {
                 self.redirect(self.path)
                 return
             if len(parts) > 2 and parts[1] == "trickle":
-                path = self.translate_path("/" + "/".join(parts[2:]))
-                with open(path, "rb") as f:
-                    body = f.read()
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
+                body = self.announce("/" + "/".join(parts[2:]))
                 try:
                     for i in range(len(body)):
                         self.wfile.write(body[i : i + 1])
@@ -142,12 +146,7 @@ struct DatabaseTestServer: Sendable {
                     return
                 self.path = "/" + "/".join(parts[4:])
             elif len(parts) > 2 and parts[1] == "truncate":
-                path = self.translate_path("/" + "/".join(parts[2:]))
-                with open(path, "rb") as f:
-                    body = f.read()
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
+                body = self.announce("/" + "/".join(parts[2:]))
                 self.wfile.write(body[: len(body) // 2])
                 self.wfile.flush()
                 self.close_connection = True
