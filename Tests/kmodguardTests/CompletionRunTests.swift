@@ -11,14 +11,21 @@ import Testing
     var oldEntry: String { "gnulinux-advanced-\(Self.uuid)>gnulinux-6.1.0-55-cloud-amd64-advanced-\(Self.uuid)" }
     var newEntry: String { "gnulinux-advanced-\(Self.uuid)>gnulinux-6.1.0-56-cloud-amd64-advanced-\(Self.uuid)" }
 
+    /// How often `driverIdentity` was asked (it may download the database's index).
+    final class Counter: @unchecked Sendable { var count = 0 }
+
     struct FakeSteps: CompletionSteps {
         var identity = "virtio_blk-6.1.192"
+        let identityAsked = Counter()
         var driver: [KernelRelease: DriverOutcome] = [:]
         var initramfs: InitramfsOutcome = .verified(image: "/boot/initrd.img")
         var built: [KernelRelease] = []
         var rebuilt: [KernelRelease] = []
 
-        func driverIdentity() -> String { identity }
+        func driverIdentity() -> String {
+            identityAsked.count += 1
+            return identity
+        }
         mutating func obtainDriver(for kernel: KernelRelease) -> DriverOutcome {
             built.append(kernel)
             return driver[kernel] ?? .installed(driver: identity, modules: ["virtio_blk"])
@@ -62,6 +69,8 @@ import Testing
     @Test func everythingPresentOnlyRecordsTheGoodBoot() throws {
         let result = run(try snapshot(newHasDriver: true, grubenv: ["kmodguard_attempts=1"]))
         #expect(result.steps.built.isEmpty)
+        // Nothing to build: the driver's identity (a database download) is not even asked for.
+        #expect(result.steps.identityAsked.count == 0)
         #expect(result.grubChanges.contains(.set("kmodguard_last_good", old.string)))
         #expect(result.grubChanges.contains(.set("kmodguard_good_entry", oldEntry)))
         #expect(result.grubChanges.contains(.unset("kmodguard_attempts")))
@@ -115,6 +124,7 @@ import Testing
     @Test func missingDriverIsBuiltVerifiedAndActivated() throws {
         let result = run(try snapshot(grubenv: ["kmodguard_failed=\(new)", "kmodguard_reason=virtio_blk: not found"]))
         #expect(result.steps.built == [new])
+        #expect(result.steps.identityAsked.count > 0)
         #expect(result.steps.rebuilt == [new])
         #expect(result.state.kernels[new.string]?.state == "initramfs")
         #expect(result.state.history.map(\.reason) == ["virtio_blk: not found"])

@@ -43,7 +43,13 @@ struct CompletionRun<Steps: CompletionSteps> {
             say("nothing guarded: MODULES is empty in " + snapshot.root.config)
             return
         }
-        let fingerprint = retryFingerprint(kernels: snapshot.kernels, driver: steps.driverIdentity(), config: snapshot.configBytes)
+        // The driver's identity may cost a download (the database's index): only a kernel that
+        // lacks its driver, or whose initramfs predates it, needs the fingerprint. A machine
+        // with every driver in place does not touch the network (nor wait for a database that
+        // is down) on each boot or timer run.
+        let needsFingerprint = snapshot.kernels.contains { !snapshot.hasDriver($0) } || !snapshot.staleInitramfs.isEmpty
+        let fingerprint = needsFingerprint
+            ? retryFingerprint(kernels: snapshot.kernels, driver: steps.driverIdentity(), config: snapshot.configBytes) : ""
         let decisions = CompletionPlanner.decisions(
             kernels: snapshot.kernels.map { release in
                 let record = state.kernels[release.string]
