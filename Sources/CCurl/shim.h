@@ -24,4 +24,7 @@ static inline CURLcode kg_curl_setopt_xferinfo_function(CURL *handle, kg_curl_xf
 static inline CURLcode kg_curl_getinfo_long(CURL *handle, CURLINFO info, long *value) {
     return curl_easy_getinfo(handle, info, value);
 }
+static inline CURLcode kg_curl_getinfo_string(CURL *handle, CURLINFO info, const char **value) {
+    return curl_easy_getinfo(handle, info, value);
+}
 #endif

@@ -31,6 +31,22 @@ public enum CompletionPlanner {
         }
     }
 
+    /// `state.json`'s state of a kernel whose driver download failed in a way that may pass.
+    public static let downloadFailedState = "download-failed"
+
+    /// The fingerprint a kernel's recorded last attempt holds retries back with (the input of
+    /// `decisions`): nil when it is tried again whatever the fingerprint: it succeeded
+    /// (`installed`, `initramfs`: a driver missing since then is rebuilt) or its download failed
+    /// in a way that may pass (`download-failed`: nothing was learnt about the driver, so it is
+    /// retried on the next run). Every other outcome (`failed`, `excluded`, `headers-missing`) is
+    /// retried only once the fingerprint changes.
+    public static func failedFingerprint(state: String, fingerprint: String?) -> String? {
+        switch state {
+        case "installed", "initramfs", downloadFailedState: return nil
+        default: return fingerprint
+        }
+    }
+
     /// The pin that keeps GRUB on the working kernel after `failed` could not get its driver.
     public static func pin(running: KernelRelease, guardPassed: Bool, runningEntry: String?, grub: GrubState) -> [GrubChange] {
         let entry = guardPassed ? runningEntry : grub.goodEntry

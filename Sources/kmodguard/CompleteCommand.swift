@@ -18,7 +18,8 @@ struct CompleteCommand: ParsableCommand {
         depmod, rebuilds that kernel's initramfs and verifies the module is inside; then \
         activates the default kernel per ACTIVATE (reboot, next-boot, none). A failed build pins \
         the working kernel and is retried only when the kernels, the driver or the configuration \
-        change. Exit status 0 when every kernel has its driver, 1 otherwise.
+        change; a driver download that failed in a way that may pass (5xx, timeout, refused \
+        connection) is retried on the next run. Exit status 0 when every kernel has its driver, 1 otherwise.
         """
     )
 

@@ -7,7 +7,7 @@ import KmodguardSystem
 struct StatusReport: Codable, Equatable {
     struct Kernel: Codable, Equatable {
         var release: String
-        /// `installed`, `missing`, `failed`, `excluded`, `headers-missing`.
+        /// `installed`, `missing`, `failed`, `excluded`, `headers-missing`, `download-failed`.
         var driver: String
         var missingModules: [String]
         /// Whether the verified initramfs holds the driver (nil: not checked).

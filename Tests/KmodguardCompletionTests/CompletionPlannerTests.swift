@@ -82,6 +82,19 @@ import Testing
         #expect(CompletionPlanner.decisions(kernels: [(new, .unresolved(["x"]), "f1")], fingerprint: "f2").first?.1 == .build)
     }
 
+    /// Which recorded outcomes hold a retry back until the fingerprint changes: the failures
+    /// that say something about the driver or the machine; not a download that may pass.
+    @Test(arguments: [
+        ("failed", "f1"), ("excluded", "f1"), ("headers-missing", "f1"), ("some-future-state", "f1"),
+        ("download-failed", nil), ("installed", nil), ("initramfs", nil),
+    ] as [(String, String?)])
+    func recordedOutcomeHoldsRetriesBack(state: String, held: String?) {
+        #expect(CompletionPlanner.failedFingerprint(state: state, fingerprint: "f1") == held)
+        let decision = CompletionPlanner.decisions(
+            kernels: [(new, .unresolved(["x"]), CompletionPlanner.failedFingerprint(state: state, fingerprint: "f1"))], fingerprint: "f1")
+        #expect(decision.first?.1 == (held == nil ? .build : .failedUnchanged))
+    }
+
     @Test func fingerprintChangesWithKernelsDriverOrConfig() {
         let base = retryFingerprint(kernels: [new, old], driver: "virtio_blk-1", config: Array("MODULES=virtio_blk".utf8))
         #expect(base == retryFingerprint(kernels: [old, new], driver: "virtio_blk-1", config: Array("MODULES=virtio_blk".utf8)))

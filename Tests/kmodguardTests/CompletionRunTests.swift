@@ -11,14 +11,21 @@ import Testing
     var oldEntry: String { "gnulinux-advanced-\(Self.uuid)>gnulinux-6.1.0-55-cloud-amd64-advanced-\(Self.uuid)" }
     var newEntry: String { "gnulinux-advanced-\(Self.uuid)>gnulinux-6.1.0-56-cloud-amd64-advanced-\(Self.uuid)" }
 
+    /// How often `driverIdentity` was asked (it may download the database's index).
+    final class Counter: @unchecked Sendable { var count = 0 }
+
     struct FakeSteps: CompletionSteps {
         var identity = "virtio_blk-6.1.192"
+        let identityAsked = Counter()
         var driver: [KernelRelease: DriverOutcome] = [:]
         var initramfs: InitramfsOutcome = .verified(image: "/boot/initrd.img")
         var built: [KernelRelease] = []
         var rebuilt: [KernelRelease] = []
 
-        func driverIdentity() -> String { identity }
+        func driverIdentity() -> String {
+            identityAsked.count += 1
+            return identity
+        }
         mutating func obtainDriver(for kernel: KernelRelease) -> DriverOutcome {
             built.append(kernel)
             return driver[kernel] ?? .installed(driver: identity, modules: ["virtio_blk"])
@@ -62,6 +69,8 @@ import Testing
     @Test func everythingPresentOnlyRecordsTheGoodBoot() throws {
         let result = run(try snapshot(newHasDriver: true, grubenv: ["kmodguard_attempts=1"]))
         #expect(result.steps.built.isEmpty)
+        // Nothing to build: the driver's identity (a database download) is not even asked for.
+        #expect(result.steps.identityAsked.count == 0)
         #expect(result.grubChanges.contains(.set("kmodguard_last_good", old.string)))
         #expect(result.grubChanges.contains(.set("kmodguard_good_entry", oldEntry)))
         #expect(result.grubChanges.contains(.unset("kmodguard_attempts")))
@@ -115,6 +124,7 @@ import Testing
     @Test func missingDriverIsBuiltVerifiedAndActivated() throws {
         let result = run(try snapshot(grubenv: ["kmodguard_failed=\(new)", "kmodguard_reason=virtio_blk: not found"]))
         #expect(result.steps.built == [new])
+        #expect(result.steps.identityAsked.count > 0)
         #expect(result.steps.rebuilt == [new])
         #expect(result.state.kernels[new.string]?.state == "initramfs")
         #expect(result.state.history.map(\.reason) == ["virtio_blk: not found"])
@@ -157,6 +167,42 @@ import Testing
         #expect(third.steps.built == [new])
         #expect(third.grubChanges.contains(.unset("kmodguard_pin")))
         #expect(third.rebootInto == new)
+    }
+
+    /// A transient download failure pins like a failed build, but is not remembered as one: the
+    /// next run, with nothing changed, tries again.
+    @Test func downloadFailureIsRetriedOnTheNextRun() throws {
+        var steps = FakeSteps()
+        steps.driver[new] = .unavailable(message: "https://db/x.tar.gz: download failed: HTTP status 500 (gave up after 4 attempts)")
+        let first = run(try snapshot(), steps: steps)
+        #expect(first.grubChanges.contains(.set("kmodguard_pin", oldEntry)))
+        #expect(first.failures == 1)
+        let record = try #require(first.state.kernels[new.string])
+        #expect(record.state == "download-failed")
+        #expect(record.message == "driver database: https://db/x.tar.gz: download failed: HTTP status 500 (gave up after 4 attempts); "
+                + "nothing installed, retried on the next run")
+        #expect(first.messages.contains(new.string + ": no driver from the database, retrying on the next run: "
+                                        + "https://db/x.tar.gz: download failed: HTTP status 500 (gave up after 4 attempts)"))
+        #expect(!first.messages.contains { $0.contains("build failed") })
+
+        steps.driver[new] = nil
+        let second = run(try snapshot(grubenv: ["kmodguard_pin=\(oldEntry)"]), steps: steps, state: first.state)
+        #expect(second.steps.built == [new])
+        #expect(second.grubChanges.contains(.unset("kmodguard_pin")))
+        #expect(second.rebootInto == new)
+    }
+
+    /// A refusal by the database is remembered like a failed build and not called one.
+    @Test func databaseRefusalIsNotABuildFailure() throws {
+        var steps = FakeSteps()
+        steps.driver[new] = .refused(message: "https://db/x.tar.gz: sha256 check failed: got 00, the signed index says 11")
+        let first = run(try snapshot(), steps: steps)
+        #expect(first.state.kernels[new.string]?.state == "failed")
+        #expect(first.messages.contains(new.string + ": no driver from the database: https://db/x.tar.gz: sha256 check failed: got 00, the signed index says 11"))
+        #expect(!first.messages.contains { $0.contains("build failed") })
+        let second = run(try snapshot(grubenv: ["kmodguard_pin=\(oldEntry)"]), steps: steps, state: first.state)
+        #expect(second.steps.built.isEmpty)
+        #expect(second.messages.contains { $0.contains("not retrying") })
     }
 
     @Test func excludedKernelIsASkipThatStillPins() throws {

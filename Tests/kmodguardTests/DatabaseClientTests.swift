@@ -230,6 +230,91 @@ import Testing
         #expect(error?.description.contains("timed out") == true)
     }
 
+    /// A server that trickles the body is cut off by the low-speed limit, long before the total
+    /// timeout (600 s by default) would end the attempt.
+    @Test func tricklingServerIsCutOffByTheLowSpeedLimit() throws {
+        let bed = try DatabaseTestBed()
+        defer { bed.remove() }
+        let published = try bed.publish(baseURL: bed.server.base + "/trickle/" + bed.name)
+        var policy = bed.policy
+        policy.totalTimeoutSeconds = 30
+        policy.lowSpeedBytesPerSecond = 1000
+        policy.lowSpeedSeconds = 1
+        policy.attempts = 1
+        let started = ContinuousClock.now
+        let error = expectFailure(bed, check: "download", url: published.driver.source.url) { () throws(DatabaseError) in
+            try bed.client(policy: policy).fetch(for: kernel, modules: modules)
+        }
+        #expect(error?.description.contains("too slow") == true, "\(String(describing: error))")
+        #expect(error?.isTransient == true)
+        #expect(ContinuousClock.now - started < .seconds(10))
+    }
+
+    /// A redirect to a scheme redirects may not use is reported as a refused redirect (not as an
+    /// unsupported URL: the configured URL was fine) and not retried.
+    @Test func redirectToFileIsRefusedAsARedirect() throws {
+        let bed = try DatabaseTestBed()
+        defer { bed.remove() }
+        try bed.publish()
+        let url = bed.server.base + "/redirect/file%3A%2F%2F%2Fetc%2Fhostname/" + bed.name + "/"
+        let error = expectFailure(bed, check: "download", url: url) { () throws(DatabaseError) in
+            try bed.client(url).fetch(for: kernel, modules: modules)
+        }
+        #expect(error?.description.contains("refused a redirect to file:///etc/hostname") == true, "\(String(describing: error))")
+        #expect(error?.description.contains("unsupported URL") == false)
+        #expect(error?.description.contains("attempts") == false)
+    }
+
+    /// A redirect loop is not transient: one attempt (the first redirect and five more), not three.
+    @Test func redirectLoopIsNotRetried() throws {
+        let bed = try DatabaseTestBed()
+        defer { bed.remove() }
+        try bed.publish()
+        let url = bed.server.base + "/loop/" + bed.name + "/"
+        let error = expectFailure(bed, check: "download", url: url) { () throws(DatabaseError) in
+            try bed.client(url).fetch(for: kernel, modules: modules)
+        }
+        #expect(error?.description.contains("redirect loop") == true, "\(String(describing: error))")
+        #expect(error?.description.contains("attempts") == false)
+        #expect(bed.server.requests(containing: "/loop/" + bed.name + "/").count == 6)
+    }
+
+    /// The fingerprint and the fetch of one client share one download of the index, also when it
+    /// fails: a transient failure costs one round of attempts, not one per question.
+    @Test func failedIndexIsNotDownloadedAgainByTheSameClient() throws {
+        let bed = try DatabaseTestBed()
+        defer { bed.remove() }
+        let url = bed.server.base + "/status/500/" + bed.name + "/"
+        let client = bed.client(url)
+        #expect(client.fingerprint() == "database " + url + "index.json unavailable")
+        let error = expectFailure(bed, check: "download", url: url) { () throws(DatabaseError) in
+            try client.fetch(for: kernel, modules: modules)
+        }
+        #expect(error?.description.contains("HTTP status 500 (gave up after 3 attempts)") == true)
+        #expect(client.fingerprint() == "database " + url + "index.json unavailable")
+        // index.json.sig is asked first; its 500 ends the load after the policy's 3 attempts.
+        #expect(bed.server.requests(containing: bed.name) == Array(repeating: "/status/500/" + bed.name + "/index.json.sig", count: 3))
+    }
+
+    /// Unreachable: the fingerprint is the generation accepted last (nothing is known to have
+    /// changed); refused: a value no publication has, so a good index served again is a change.
+    @Test func fingerprintWhileTheDatabaseIsDownOrRefused() throws {
+        let bed = try DatabaseTestBed()
+        defer { bed.remove() }
+        let published = try bed.publish()
+        #expect(bed.client().fingerprint() == "database " + bed.url + "index.json generation " + String(published.index.generation))
+
+        var policy = bed.policy
+        policy.attempts = 1
+        let down = bed.server.base + "/status/503/" + bed.name + "/"
+        #expect(bed.client(down, policy: policy).fingerprint() == "database " + down + "index.json unavailable")
+        try GenerationStore(root: bed.systemRoot).record(url: down + "index.json", generation: 42, sha256: String(repeating: "0", count: 64))
+        #expect(bed.client(down, policy: policy).fingerprint() == "database " + down + "index.json generation 42")
+
+        try bed.writeIndex(try bed.readIndex(), signer: SigningKey())
+        #expect(bed.client().fingerprint() == "database " + bed.url + "index.json refused (signature)")
+    }
+
     @Test func untrustedCertificateIsRefusedAtOnce() throws {
         let bed = try DatabaseTestBed()
         defer { bed.remove() }
@@ -249,11 +334,7 @@ import Testing
         let bed = try DatabaseTestBed()
         defer { bed.remove() }
         let published = try bed.publish()
-        // Same size, one byte different.
-        let path = bed.database + "/" + published.driver.source.url
-        var bytes = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
-        bytes[bytes.count / 2] ^= 0xFF
-        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        try bed.corrupt(published.driver.source)
         let error = expectFailure(bed, check: "sha256", url: bed.url + published.driver.source.url) { () throws(DatabaseError) in
             try bed.client().fetch(for: kernel, modules: modules)
         }

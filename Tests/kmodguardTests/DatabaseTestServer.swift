@@ -7,6 +7,11 @@ import Foundation
 ///   /truncate/PATH          announces PATH's full length, sends half, closes
 ///   /slow/SECONDS/PATH      waits, then serves PATH
 ///   /flaky/N/ID/PATH        answers 503 to the first N requests for ID, then serves PATH
+///                           (N may be NxCODE: `/flaky/1x500/…` answers 500 once)
+///   /trickle/PATH           announces PATH's full length, then sends 5 bytes a second
+///   /redirect/TARGET/…      redirects (302) to TARGET, percent-decoded
+///   /loop/…                 redirects (302) to itself, forever
+/// Every request's path is appended to `requests.log` (see `requests(containing:)`).
 /// One server per test process; it exits (removing its directory) when the test process does.
 struct DatabaseTestServer: Sendable {
     let port: Int
@@ -15,6 +20,12 @@ struct DatabaseTestServer: Sendable {
     let directory: String
 
     var base: String { "https://127.0.0.1:" + String(port) }
+
+    /// The paths requested so far that contain `fragment` (a test's own database name), in order.
+    func requests(containing fragment: String) -> [String] {
+        guard let text = try? String(contentsOfFile: directory + "/requests.log", encoding: .utf8) else { return [] }
+        return text.split(separator: "\n").map(String.init).filter { $0.contains(fragment) }
+    }
 
     static let shared: Result<DatabaseTestServer, DatabaseTestFailure> = Result { () throws(DatabaseTestFailure) in try start() }
 
@@ -68,7 +79,7 @@ struct DatabaseTestServer: Sendable {
     }
 
     static let script = #"""
-    import http.server, os, shutil, ssl, sys, threading, time
+    import http.server, os, shutil, ssl, sys, threading, time, urllib.parse
 
     cert, key, root = sys.argv[1], sys.argv[2], sys.argv[3]
     parent = os.getppid()
@@ -82,10 +93,45 @@ struct DatabaseTestServer: Sendable {
         def log_message(self, *args):
             pass
 
+        def redirect(self, location):
+            self.send_response(302)
+            self.send_header("Location", location)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def announce(self, relative):
+            """Sends the status line and headers for the file at `relative`, with its full length; returns its bytes."""
+            with open(self.translate_path(relative), "rb") as f:
+                body = f.read()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            return body
+
         def do_GET(self):
+            with lock:
+                with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "requests.log"), "a") as log:
+                    log.write(self.path + "\n")
             parts = self.path.split("/")
             if len(parts) > 2 and parts[1] == "status":
                 self.send_error(int(parts[2]))
+                return
+            if len(parts) > 2 and parts[1] == "redirect":
+                self.redirect(urllib.parse.unquote(parts[2]))
+                return
+            if len(parts) > 2 and parts[1] == "loop":
+                self.redirect(self.path)
+                return
+            if len(parts) > 2 and parts[1] == "trickle":
+                body = self.announce("/" + "/".join(parts[2:]))
+                try:
+                    for i in range(len(body)):
+                        self.wfile.write(body[i : i + 1])
+                        self.wfile.flush()
+                        time.sleep(0.2)
+                except OSError:
+                    pass
+                self.close_connection = True
                 return
             if len(parts) > 3 and parts[1] == "slow":
                 time.sleep(float(parts[2]))
@@ -94,17 +140,13 @@ struct DatabaseTestServer: Sendable {
                 with lock:
                     seen = flaky.get(parts[3], 0)
                     flaky[parts[3]] = seen + 1
-                if seen < int(parts[2]):
-                    self.send_error(503)
+                count, _, code = parts[2].partition("x")
+                if seen < int(count):
+                    self.send_error(int(code or 503))
                     return
                 self.path = "/" + "/".join(parts[4:])
             elif len(parts) > 2 and parts[1] == "truncate":
-                path = self.translate_path("/" + "/".join(parts[2:]))
-                with open(path, "rb") as f:
-                    body = f.read()
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
+                body = self.announce("/" + "/".join(parts[2:]))
                 self.wfile.write(body[: len(body) // 2])
                 self.wfile.flush()
                 self.close_connection = True

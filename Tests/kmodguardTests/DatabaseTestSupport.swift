@@ -152,6 +152,14 @@ struct DatabaseTestBed {
         return DriverArtifact(url: relative, sha256: FileDigest.sha256(bytes), size: bytes.count)
     }
 
+    /// Flips one byte in the middle of the served `artifact`: same size, another SHA-256.
+    func corrupt(_ artifact: DriverArtifact) throws {
+        let path = database + "/" + artifact.url
+        var bytes = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
+        bytes[bytes.count / 2] ^= 0xFF
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+    }
+
     /// A gzip'd tarball made of `entries`, published as the only driver (name `evil`, module
     /// `kmodguard_fixture`).
     func publishTarball(_ entries: [TarEntry], generation: Int = 10) throws -> String {

@@ -43,11 +43,17 @@ struct CompletionRun<Steps: CompletionSteps> {
             say("nothing guarded: MODULES is empty in " + snapshot.root.config)
             return
         }
-        let fingerprint = retryFingerprint(kernels: snapshot.kernels, driver: steps.driverIdentity(), config: snapshot.configBytes)
+        // The driver's identity may cost a download (the database's index): only a kernel that
+        // lacks its driver, or whose initramfs predates it, needs the fingerprint. A machine
+        // with every driver in place does not touch the network (nor wait for a database that
+        // is down) on each boot or timer run.
+        let needsFingerprint = snapshot.kernels.contains { !snapshot.hasDriver($0) } || !snapshot.staleInitramfs.isEmpty
+        let fingerprint = needsFingerprint
+            ? retryFingerprint(kernels: snapshot.kernels, driver: steps.driverIdentity(), config: snapshot.configBytes) : ""
         let decisions = CompletionPlanner.decisions(
             kernels: snapshot.kernels.map { release in
                 let record = state.kernels[release.string]
-                let failed = record.flatMap { $0.state == "installed" || $0.state == "initramfs" ? nil : $0.fingerprint }
+                let failed = record.flatMap { CompletionPlanner.failedFingerprint(state: $0.state, fingerprint: $0.fingerprint) }
                 return (release, snapshot.availability[release] ?? .unresolved(snapshot.config.modules), failed)
             },
             fingerprint: fingerprint)
@@ -145,6 +151,17 @@ struct CompletionRun<Steps: CompletionSteps> {
             record.firstError = firstError
             record.log = log
             say(kernel.string + ": build failed: " + (firstError ?? message) + (log.map { " (log: " + $0 + ")" } ?? ""))
+            failures += 1
+            return false
+        case .refused(let message):
+            record.message = "driver database: " + message + "; nothing installed"
+            say(kernel.string + ": no driver from the database: " + message)
+            failures += 1
+            return false
+        case .unavailable(let message):
+            record.state = CompletionPlanner.downloadFailedState
+            record.message = "driver database: " + message + "; nothing installed, retried on the next run"
+            say(kernel.string + ": no driver from the database, retrying on the next run: " + message)
             failures += 1
             return false
         case .installed(let driver, let modules):

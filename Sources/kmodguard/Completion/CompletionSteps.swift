@@ -7,7 +7,15 @@ enum DriverOutcome: Equatable {
     /// The source excludes this kernel (DKMS's exit 77): not a failure of the build.
     case excluded(String)
     case headersMissing(package: String)
+    /// Building or installing failed: retried only when something changes.
     case failed(message: String, firstError: String?, log: String?)
+    /// The driver database refused what it served (signature, sha256, size, archive, vermagic,
+    /// replay, no driver for this kernel, a 404): nothing was built; retried only when something
+    /// changes, like a failed build. The message names the URL and the check.
+    case refused(message: String)
+    /// A download failed in a way that may pass (5xx, timeout, refused or reset connection,
+    /// DNS): nothing was learnt about the driver; retried on the next run.
+    case unavailable(message: String)
 }
 
 /// How rebuilding a kernel's initramfs ended.

@@ -7,9 +7,14 @@ import KmodguardCore
 struct LiveCompletionSteps: CompletionSteps {
     let context: CommandContext
     let snapshot: SystemSnapshot
+    /// One client per run: the index is downloaded and verified once, and the retry fingerprint
+    /// and every kernel's fetch use that same index.
+    let database: DriverDatabase?
 
-    var database: DriverDatabase? {
-        snapshot.config.databaseURL.map { DriverDatabase(url: $0, root: context.root, runner: context.runner) }
+    init(context: CommandContext, snapshot: SystemSnapshot, policy: DownloadPolicy = DownloadPolicy()) {
+        self.context = context
+        self.snapshot = snapshot
+        database = snapshot.config.databaseURL.map { DriverDatabase(url: $0, root: context.root, runner: context.runner, policy: policy) }
     }
 
     func driverIdentity() -> String {
@@ -36,7 +41,7 @@ struct LiveCompletionSteps: CompletionSteps {
         do {
             delivered = try database.fetch(for: kernel, modules: snapshot.config.modules)
         } catch {
-            return .failed(message: "driver database: " + error.description + "; nothing installed", firstError: nil, log: nil)
+            return error.isTransient ? .unavailable(message: error.description) : .refused(message: error.description)
         }
         switch delivered {
         case .source(let directory, _):

@@ -32,6 +32,15 @@ enum DatabaseError: Error, Equatable, CustomStringConvertible {
     /// `publish` and `keygen` usage problems (a bad option value, a clash with an existing file).
     case usage(String)
 
+    /// A download that failed in a way that may pass by itself (5xx, timeout, refused or reset
+    /// connection, DNS): nothing was learnt about the driver, so `complete` tries again on its
+    /// next run. Everything else (a signature, a digest, an archive, a 404, TLS) is a verdict
+    /// that stands until the database, the kernels or the configuration change.
+    var isTransient: Bool {
+        if case .transfer(_, let failure, _) = self { return failure.isTransient }
+        return false
+    }
+
     /// The check that failed, one word, as status and the tests name it.
     var check: String {
         switch self {

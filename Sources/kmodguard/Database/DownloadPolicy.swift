@@ -6,6 +6,10 @@ struct DownloadPolicy: Sendable {
     var connectTimeoutSeconds: Double = 20
     /// For one attempt, connection included.
     var totalTimeoutSeconds: Double = 600
+    /// An attempt that receives less than `lowSpeedBytesPerSecond` for `lowSpeedSeconds` in a
+    /// row is cut off as timed out (and retried like one): a stalled or trickling server.
+    var lowSpeedBytesPerSecond = 1024
+    var lowSpeedSeconds = 60
     /// Attempts per URL; only transient failures (5xx, timeouts, resets, refused) are retried.
     var attempts = 4
     /// Wait before the second attempt; doubled before each further one.

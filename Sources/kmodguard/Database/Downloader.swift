@@ -17,9 +17,9 @@ private let writeToSink: kg_curl_write_callback = { data, size, count, context i
     return sink.accept(UnsafeRawBufferPointer(start: data, count: length)) ? length : 0
 }
 
-/// Downloads over libcurl: certificate and host verification always on, connect and total
-/// timeouts, retries with exponential backoff for transient failures, a hard size cap, and only
-/// `https://`, `http://` and `file://` URLs (redirects only to http(s)).
+/// Downloads over libcurl: certificate and host verification always on, connect, low-speed and
+/// total timeouts, retries with exponential backoff for transient failures, a hard size cap, and
+/// only `https://`, `http://` and `file://` URLs (redirects only to http(s)).
 struct Downloader: Sendable {
     var policy: DownloadPolicy
 
@@ -97,6 +97,10 @@ struct Downloader: Sendable {
         if let caFile = policy.caFile { set(CURLOPT_CAINFO, caFile) }
         set(CURLOPT_CONNECTTIMEOUT_MS, Int(policy.connectTimeoutSeconds * 1000))
         set(CURLOPT_TIMEOUT_MS, Int(policy.totalTimeoutSeconds * 1000))
+        // A server that trickles bytes (or stalls mid-body) is cut off instead of holding each
+        // attempt for the whole total timeout.
+        set(CURLOPT_LOW_SPEED_LIMIT, policy.lowSpeedBytesPerSecond)
+        set(CURLOPT_LOW_SPEED_TIME, policy.lowSpeedSeconds)
         set(CURLOPT_NOSIGNAL, 1)
         set(CURLOPT_FAILONERROR, 1)
         set(CURLOPT_MAXFILESIZE_LARGE, sink.limit)
@@ -114,16 +118,28 @@ struct Downloader: Sendable {
         if code == CURLE_OK { return nil }
         var status = 0
         _ = kg_curl_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
+        var redirects = 0
+        _ = kg_curl_getinfo_long(handle, CURLINFO_REDIRECT_COUNT, &redirects)
+        // After a redirect, the URL libcurl stopped at: the redirect's target.
+        var effective: UnsafePointer<CChar>?
+        _ = kg_curl_getinfo_string(handle, CURLINFO_EFFECTIVE_URL, &effective)
         let detail = String(cString: errorBuffer)
         let message = "curl " + String(code.rawValue) + ": " + (detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail)
-        return Self.classify(code, status: status, sink: sink, message: message)
+        return Self.classify(code, status: status, sink: sink, message: message, redirects: redirects,
+                             effectiveURL: effective.map { String(cString: $0) })
     }
 
-    static func classify(_ code: CURLcode, status: Int, sink: TransferSink, message: String) -> TransferFailure {
+    /// `redirects`: how many redirects libcurl followed; `effectiveURL`: where it stopped.
+    static func classify(_ code: CURLcode, status: Int, sink: TransferSink, message: String,
+                         redirects: Int = 0, effectiveURL: String? = nil) -> TransferFailure {
         if sink.exceeded || code == CURLE_FILESIZE_EXCEEDED { return .tooLarge(limit: sink.limit) }
         if sink.writeError != 0 { return .localWrite(Files.errorText(sink.writeError)) }
         switch code {
         case CURLE_HTTP_RETURNED_ERROR: return .httpStatus(status)
+        case CURLE_TOO_MANY_REDIRECTS: return .redirectLoop(message)
+        case CURLE_UNSUPPORTED_PROTOCOL where redirects > 0 && !message.contains("HTTP/0.9"):
+            // The URL was fine; the server sent libcurl to a scheme redirects may not use.
+            return .redirectRefused(to: effectiveURL ?? "?", message: message)
         case CURLE_FILE_COULDNT_READ_FILE: return .fileMissing(message)
         case CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY: return .refused(message)
         case CURLE_OPERATION_TIMEDOUT: return .timedOut(message)

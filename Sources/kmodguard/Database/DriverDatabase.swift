@@ -15,12 +15,13 @@ struct DriverDatabase {
     var limits = ExtractionLimits()
     /// Progress lines (downloads, cache reuse) for the journal.
     var log: (String) -> Void = { _ in }
-    /// The index once loaded and verified: one `complete` asks for it several times (the retry
-    /// fingerprint, then each kernel's driver) and should download it once.
+    /// The index once loaded and verified, or why it could not be: one `complete` asks for it
+    /// several times (the retry fingerprint, then each kernel's driver) and downloads it once,
+    /// so the fingerprint and every fetch see the same index. Copies of this value share it.
     private let loaded = LoadedIndex()
 
     private final class LoadedIndex {
-        var index: DriverIndex?
+        var result: Result<DriverIndex, DatabaseError>?
     }
 
     static let indexLimit = 16 << 20
@@ -76,8 +77,20 @@ struct DriverDatabase {
 
     /// The current index, authentic and not older than any accepted before (its generation is
     /// then recorded). The signature is fetched first and checked before the index is parsed.
+    /// Fetched once per value: later calls return the same index, or throw the same error.
     func loadIndex() throws(DatabaseError) -> DriverIndex {
-        if let index = loaded.index { return index }
+        if let result = loaded.result { return try result.get() }
+        let result: Result<DriverIndex, DatabaseError>
+        do {
+            result = .success(try downloadIndex())
+        } catch {
+            result = .failure(error)
+        }
+        loaded.result = result
+        return try result.get()
+    }
+
+    private func downloadIndex() throws(DatabaseError) -> DriverIndex {
         let keys = try KeyRing.load(root: root)
         let indexURL = indexURL
         let signatureURL = DatabaseURL.signature(ofIndex: indexURL)
@@ -100,16 +113,24 @@ struct DriverDatabase {
         let store = GenerationStore(root: root)
         try store.check(url: indexURL, generation: index.generation, sha256: digest)
         try store.record(url: indexURL, generation: index.generation, sha256: digest)
-        loaded.index = index
         return index
     }
 
     /// For `complete`'s retry fingerprint: changes whenever the publisher publishes (the
-    /// generation) and stays put while the database is unreachable or refused, so a failed
-    /// driver is retried after a new publication but not on every boot.
+    /// generation), so a failed driver is retried after a new publication but not on every boot.
+    /// While the database is unreachable (a transient failure) it is the generation accepted
+    /// last: nothing is known to have changed, so a driver that failed to build is not retried
+    /// for nothing (a failed download is retried anyway). A refused index (signature, replay, …)
+    /// gives a value no publication has, so serving a good index again is a change.
     func fingerprint() -> String {
-        guard let index = try? loadIndex() else { return "database " + indexURL + " unavailable" }
-        return "database " + indexURL + " generation " + String(index.generation)
+        let prefix = "database " + indexURL
+        do {
+            return prefix + " generation " + String(try loadIndex().generation)
+        } catch {
+            guard error.isTransient else { return prefix + " refused (" + error.check + ")" }
+            guard let accepted = try? GenerationStore(root: root).load().indexes[indexURL] else { return prefix + " unavailable" }
+            return prefix + " generation " + String(accepted.generation)
+        }
     }
 
     private func resolve(_ reference: String, field: String) throws(DatabaseError) -> String {

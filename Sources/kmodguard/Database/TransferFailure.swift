@@ -17,6 +17,10 @@ enum TransferFailure: Equatable, Sendable, CustomStringConvertible {
     case unsupportedURL(String)
     /// The server's reply is not HTTP (no status line): a relay or a wrong port.
     case notHTTP(String)
+    /// The server redirected to a URL whose scheme redirects may not use (only https and http).
+    case redirectRefused(to: String, message: String)
+    /// More redirects than allowed: a loop, or a chain no server needs. Never transient.
+    case redirectLoop(String)
     /// Any other libcurl error, with its code.
     case curl(code: UInt32, message: String)
 
@@ -36,7 +40,7 @@ enum TransferFailure: Equatable, Sendable, CustomStringConvertible {
         case .httpStatus(let status): return status >= 500 || status == 408 || status == 429
         case .refused, .timedOut, .truncated, .notHTTP: return true
         case .curl: return true
-        case .fileMissing, .tooLarge, .tls, .localWrite, .unsupportedURL: return false
+        case .fileMissing, .tooLarge, .tls, .localWrite, .unsupportedURL, .redirectRefused, .redirectLoop: return false
         }
     }
 
@@ -52,6 +56,9 @@ enum TransferFailure: Equatable, Sendable, CustomStringConvertible {
         case .localWrite(let message): return "cannot write the download (" + message + ")"
         case .unsupportedURL(let message): return "unsupported URL (" + message + "; use https://, http:// or file://)"
         case .notHTTP(let message): return "the server's reply is not HTTP (" + message + "; is the URL's port an HTTP server?)"
+        case .redirectRefused(let target, let message):
+            return "refused a redirect to " + target + " (" + message + "; redirects may only go to https:// or http://)"
+        case .redirectLoop(let message): return "too many redirects, a redirect loop? (" + message + ")"
         case .curl(let code, let message): return "curl error " + String(code) + " (" + message + ")"
         }
     }

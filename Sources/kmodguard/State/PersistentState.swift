@@ -6,7 +6,8 @@ struct PersistentState: Codable, Equatable {
     /// Per kernel release.
     struct KernelRecord: Codable, Equatable {
         /// `installed` (driver built and installed), `initramfs` (and verified in the image),
-        /// `failed`, `excluded` (BUILD_EXCLUSIVE_*), `headers-missing`.
+        /// `failed`, `excluded` (BUILD_EXCLUSIVE_*), `headers-missing`, `download-failed` (a transient
+        /// download failure: retried on the next run whatever the fingerprint).
         var state: String
         /// Inputs of the last attempt; a failure is retried only when they change.
         var fingerprint: String?
