@@ -113,6 +113,17 @@ struct StatusReport: Codable, Equatable {
         }
     }
 
+    /// The same facts for Prometheus (`kmodguard complete` writes them, docs/monitoring.md).
+    func metrics(lastRunSeconds: Int) -> StatusMetrics {
+        StatusMetrics(
+            ok: ok, pinned: pin != nil, guardedModules: guardedModules.count, guardResult: guardResult,
+            trial: trial.flatMap(TrialState.init(rawValue:)),
+            kernels: kernels.map { StatusMetrics.Kernel(release: $0.release, driver: $0.driver, running: $0.running, isDefault: $0.isDefault) },
+            warnings: warnings.count,
+            lastFallbackSeconds: lastFallback.flatMap { try? Date($0.recorded, strategy: .iso8601) }.map { Int($0.timeIntervalSince1970) },
+            lastRunSeconds: lastRunSeconds)
+    }
+
     /// What `kmodguard status` reports about the machine now.
     static func current(context: CommandContext, running: String?) throws(CommandError) -> StatusReport {
         let snapshot = try SystemSnapshot.take(context: context, kernelOverride: running)
