@@ -9,7 +9,8 @@ import Testing
 /// report is taken before and after every run, so most states are the product's own output.
 /// Here: the code's property names and enums against the schema's, and every enum value
 /// reached by some machine. With KMODGUARD_STATUS_SAMPLES=DIR every document is also written
-/// to DIR, where scripts/test-status-schema validates it with a real JSON Schema validator.
+/// to DIR (with its Prometheus metrics), where scripts/test-status-schema validates it with a
+/// real JSON Schema validator and node_exporter's textfile collector.
 @Suite struct StatusSchemaTests {
     static let old = KernelRelease("6.1.0-55-cloud-amd64")!
     static let new = KernelRelease("6.1.0-56-cloud-amd64")!
@@ -190,6 +191,9 @@ import Testing
             if let directory {
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
                 try Data((sample.json + "\n").utf8).write(to: URL(fileURLWithPath: directory + "/" + sample.name + ".json"))
+                // The same facts as `complete` writes them, for node_exporter's own parser.
+                let metrics = sample.report.metrics(lastRunSeconds: 1_795_000_000).prometheusText
+                try Data(metrics.utf8).write(to: URL(fileURLWithPath: directory + "/" + sample.name + ".prom"))
             }
         }
     }
