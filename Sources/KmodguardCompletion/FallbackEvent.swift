@@ -2,7 +2,7 @@ public import KmodguardCore
 
 /// A boot that did not reach its kernel, moved from grubenv into kmodguard's history.
 public struct FallbackEvent: Equatable, Sendable {
-    public enum Source: String, Sendable {
+    public enum Source: String, CaseIterable, Sendable {
         /// kmodguard-early scheduled a fallback (`kmodguard_failed`).
         case guardFallback = "guard"
         /// A trial boot was consumed by GRUB and never blessed by the post-boot service.

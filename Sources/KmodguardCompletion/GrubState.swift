@@ -1,7 +1,7 @@
 public import KmodguardCore
 
 /// GRUB's trial counter state (`kmodguard_trial`, advanced by /etc/grub.d/01_kmodguard).
-public enum TrialState: String, Sendable {
+public enum TrialState: String, CaseIterable, Sendable {
     /// Userspace armed a trial for a kernel that has not booted with the guard passing yet.
     case armed
     /// GRUB started that trial boot.

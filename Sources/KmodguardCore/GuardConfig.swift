@@ -6,6 +6,19 @@ public enum FailurePolicy: String, Sendable {
     case `continue`
 }
 
+/// Where `kmodguard complete` writes its Prometheus metrics (`METRICS_FILE`, docs/monitoring.md).
+public enum MetricsFile: Equatable, Sendable {
+    /// Debian's prometheus-node-exporter reads its textfile collector from this directory.
+    public static let defaultPath = "/var/lib/prometheus/node-exporter/kmodguard.prom"
+    /// Key not set: `defaultPath`, written only when its directory exists (the exporter is
+    /// installed), so a machine without one gets no stray directory.
+    case automatic
+    /// Set to a path: always written there, its directory created when missing.
+    case path(String)
+    /// Set empty: never written.
+    case disabled
+}
+
 /// A blkid tag (`UUID=…`, `LABEL=…`, `PARTUUID=…`, `PARTLABEL=…`) naming a block device.
 public struct DeviceTag: Equatable, Sendable, CustomStringConvertible {
     public static let names = ["UUID", "LABEL", "PARTUUID", "PARTLABEL"]
@@ -76,7 +89,7 @@ public struct GuardConfig: Equatable, Sendable {
     public static let defaultPath = "/etc/kmodguard/kmodguard.conf"
     public static let knownKeys = [
         "MODULES", "WAIT_FOR", "WAIT_TIMEOUT", "ON_FAILURE", "MAX_ATTEMPTS", "GRUBENV", "BOOT_DEVICE",
-        "SOURCE", "ACTIVATE", "DATABASE_URL",
+        "SOURCE", "ACTIVATE", "DATABASE_URL", "METRICS_FILE",
     ]
 
     /// Guarded module names, in load order.
@@ -97,6 +110,7 @@ public struct GuardConfig: Equatable, Sendable {
     public var source: String?
     public var activate: String = "reboot"
     public var databaseURL: String?
+    public var metricsFile: MetricsFile = .automatic
 
     public init() {}
 
@@ -166,6 +180,17 @@ public struct GuardConfig: Equatable, Sendable {
             activate = value
         case "DATABASE_URL":
             databaseURL = value.isEmpty ? nil : value
+        case "METRICS_FILE":
+            if value.isEmpty {
+                metricsFile = .disabled
+            } else {
+                // node_exporter's textfile collector reads only *.prom files.
+                guard value.utf8.first == UInt8(ascii: "/"), !value.utf8.contains(UInt8(ascii: " ")),
+                      value.utf8.count > 6, value.utf8.suffix(5).elementsEqual(".prom".utf8) else {
+                    return "expected an absolute path ending in .prom, such as " + MetricsFile.defaultPath + ", or empty to write none"
+                }
+                metricsFile = .path(value)
+            }
         default:
             return ""
         }

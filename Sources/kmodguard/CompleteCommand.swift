@@ -51,6 +51,7 @@ struct CompleteCommand: ParsableCommand {
         completion.perform()
         try store.save(completion.state)
         try applyGrubChanges(completion.grubChanges, snapshot: snapshot, logger: logger)
+        exportMetrics(context: context, config: snapshot.config, logger: logger)
 
         if let kernel = completion.rebootInto {
             if noReboot || hook || !context.root.isHost {
@@ -69,6 +70,20 @@ struct CompleteCommand: ParsableCommand {
             }
         }
         if completion.failures > 0 && !hook { throw ExitCode.failure }
+    }
+
+    /// The status after this run, as Prometheus metrics (METRICS_FILE): read again, so the
+    /// metrics say what `status --json` would say now.
+    func exportMetrics(context: CommandContext, config: GuardConfig, logger: Logger) {
+        guard let path = MetricsExport.destination(config.metricsFile, root: context.root) else { return }
+        do {
+            let report = try StatusReport.current(context: context, running: running)
+            if let error = MetricsExport.write(report, to: path) {
+                logger.warning("metrics not written: \(error.description)")
+            }
+        } catch {
+            logger.warning("metrics not written: \(error.description)")
+        }
     }
 
     func applyGrubChanges(_ changes: [GrubChange], snapshot: SystemSnapshot, logger: Logger) throws {

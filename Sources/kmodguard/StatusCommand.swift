@@ -1,7 +1,4 @@
 import ArgumentParser
-import Foundation
-import KmodguardCore
-import KmodguardSystem
 
 /// `kmodguard status`: one clear answer about the driver on every installed kernel.
 struct StatusCommand: ParsableCommand {
@@ -22,15 +19,9 @@ struct StatusCommand: ParsableCommand {
     var running: String?
 
     func run() throws {
-        let context = CommandContext(root: global.systemRoot)
-        let snapshot = try SystemSnapshot.take(context: context, kernelOverride: running)
-        let state = try StateStore(root: context.root).load()
-        let mountinfo = context.root.isHost ? (try? Files.read("/proc/self/mountinfo", limit: 4 * 1024 * 1024).get()) : nil
-        let report = StatusReport.make(snapshot: snapshot, state: state, mountinfo: mountinfo)
+        let report = try StatusReport.current(context: CommandContext(root: global.systemRoot), running: running)
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            print(try report.json())
         } else {
             print(report.text)
         }

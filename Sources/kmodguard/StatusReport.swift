@@ -3,12 +3,17 @@ import KmodguardCompletion
 import KmodguardCore
 import KmodguardSystem
 
-/// The answer of `kmodguard status`, also its `--json` form.
+/// The answer of `kmodguard status`, also its `--json` form: a public contract described by
+/// docs/status.schema.json, so every field is always present (null when unknown) and
+/// `schemaVersion` says which version of that schema the output follows.
 struct StatusReport: Codable, Equatable {
+    /// Raised when a field is removed or renamed or changes its type or meaning; a new field or
+    /// a new enum value is announced in the schema without raising it.
+    static let currentSchemaVersion = 1
+
     struct Kernel: Codable, Equatable {
         var release: String
-        /// `installed`, `missing`, `failed`, `excluded`, `headers-missing`, `download-failed`.
-        var driver: String
+        var driver: DriverState
         var missingModules: [String]
         /// Whether the verified initramfs holds the driver (nil: not checked).
         var inInitramfs: Bool?
@@ -17,8 +22,52 @@ struct StatusReport: Codable, Equatable {
         var message: String?
         var running: Bool
         var isDefault: Bool
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(release, forKey: .release)
+            try container.encode(driver, forKey: .driver)
+            try container.encode(missingModules, forKey: .missingModules)
+            try container.encode(inInitramfs, forKey: .inInitramfs)
+            try container.encode(firstError, forKey: .firstError)
+            try container.encode(log, forKey: .log)
+            try container.encode(message, forKey: .message)
+            try container.encode(running, forKey: .running)
+            try container.encode(isDefault, forKey: .isDefault)
+        }
     }
 
+    /// A boot that did not reach its kernel: status's own view of a history record, so the
+    /// schema does not follow state.json's internals.
+    struct Fallback: Codable, Equatable {
+        /// `guard`, `trial` or `grub` (`FallbackEvent.Source`).
+        var source: String
+        var failedKernel: String?
+        var reason: String
+        /// When it was recorded (ISO 8601), or `pending` while it is still only in grubenv.
+        var recorded: String
+
+        init(source: String, failedKernel: String?, reason: String, recorded: String) {
+            self.source = source
+            self.failedKernel = failedKernel
+            self.reason = reason
+            self.recorded = recorded
+        }
+
+        init(_ record: PersistentState.HistoryRecord) {
+            self.init(source: record.source, failedKernel: record.failedKernel, reason: record.reason, recorded: record.recorded)
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(source, forKey: .source)
+            try container.encode(failedKernel, forKey: .failedKernel)
+            try container.encode(reason, forKey: .reason)
+            try container.encode(recorded, forKey: .recorded)
+        }
+    }
+
+    var schemaVersion = StatusReport.currentSchemaVersion
     var ok: Bool
     var summary: String
     var runningKernel: String
@@ -28,22 +77,72 @@ struct StatusReport: Codable, Equatable {
     var pin: String?
     var trial: String?
     var trialKernel: String?
-    var lastFallback: PersistentState.HistoryRecord?
-    var pendingFallback: PersistentState.HistoryRecord?
+    var lastFallback: Fallback?
+    var pendingFallback: Fallback?
     var kernels: [Kernel]
     var warnings: [String]
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(schemaVersion, forKey: .schemaVersion)
+        try container.encode(ok, forKey: .ok)
+        try container.encode(summary, forKey: .summary)
+        try container.encode(runningKernel, forKey: .runningKernel)
+        try container.encode(guardedModules, forKey: .guardedModules)
+        try container.encode(guardResult, forKey: .guardResult)
+        try container.encode(lastGood, forKey: .lastGood)
+        try container.encode(pin, forKey: .pin)
+        try container.encode(trial, forKey: .trial)
+        try container.encode(trialKernel, forKey: .trialKernel)
+        try container.encode(lastFallback, forKey: .lastFallback)
+        try container.encode(pendingFallback, forKey: .pendingFallback)
+        try container.encode(kernels, forKey: .kernels)
+        try container.encode(warnings, forKey: .warnings)
+    }
+
+    /// `status --json`: pretty-printed, keys sorted, paths without escaped slashes.
+    func json() throws(EncodingError) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        do {
+            return String(decoding: try encoder.encode(self), as: UTF8.self)
+        } catch let error as EncodingError {
+            throw error
+        } catch {
+            throw EncodingError.invalidValue(self, .init(codingPath: [], debugDescription: String(describing: error)))
+        }
+    }
+
+    /// The same facts for Prometheus (`kmodguard complete` writes them, docs/monitoring.md).
+    func metrics(lastRunSeconds: Int) -> StatusMetrics {
+        StatusMetrics(
+            ok: ok, pinned: pin != nil, guardedModules: guardedModules.count, guardResult: guardResult,
+            trial: trial.flatMap(TrialState.init(rawValue:)),
+            kernels: kernels.map { StatusMetrics.Kernel(release: $0.release, driver: $0.driver, running: $0.running, isDefault: $0.isDefault) },
+            warnings: warnings.count,
+            lastFallbackSeconds: lastFallback.flatMap { try? Date($0.recorded, strategy: .iso8601) }.map { Int($0.timeIntervalSince1970) },
+            lastRunSeconds: lastRunSeconds)
+    }
+
+    /// What `kmodguard status` reports about the machine now.
+    static func current(context: CommandContext, running: String?) throws(CommandError) -> StatusReport {
+        let snapshot = try SystemSnapshot.take(context: context, kernelOverride: running)
+        let state = try StateStore(root: context.root).load()
+        let mountinfo = context.root.isHost ? (try? Files.read("/proc/self/mountinfo", limit: 4 * 1024 * 1024).get()) : nil
+        return make(snapshot: snapshot, state: state, mountinfo: mountinfo)
+    }
 
     static func make(snapshot: SystemSnapshot, state: PersistentState, mountinfo: [UInt8]?) -> StatusReport {
         let grub = snapshot.grub
         var kernels: [Kernel] = []
         for release in snapshot.kernels {
             let record = state.kernels[release.string]
-            var kernel = Kernel(release: release.string, driver: "installed", missingModules: [], inInitramfs: nil,
+            var kernel = Kernel(release: release.string, driver: .installed, missingModules: [], inInitramfs: nil,
                                 firstError: nil, log: nil, message: nil, running: release == snapshot.running,
                                 isDefault: release == snapshot.defaultKernel)
             if case .unresolved(let missing)? = snapshot.availability[release] {
                 kernel.missingModules = missing
-                kernel.driver = record.map { $0.state == "installed" || $0.state == "initramfs" ? "missing" : $0.state } ?? "missing"
+                kernel.driver = DriverState(unresolvedAfter: record?.state)
                 kernel.firstError = record?.firstError
                 kernel.log = record?.log
                 kernel.message = record?.message
@@ -61,9 +160,9 @@ struct StatusReport: Codable, Equatable {
         if snapshot.menu.entries.isEmpty { warnings.append("no GRUB menu entries found in " + snapshot.grubConfigPath) }
 
         let pending = grub.failedKernel.map {
-            PersistentState.HistoryRecord(source: "guard", failedKernel: $0.string, reason: grub.failureReason ?? "", recorded: "pending")
+            Fallback(source: FallbackEvent.Source.guardFallback.rawValue, failedKernel: $0.string, reason: grub.failureReason ?? "", recorded: "pending")
         }
-        let broken = kernels.filter { $0.driver != "installed" }
+        let broken = kernels.filter { $0.driver != .installed }
         let pinnedKernel = grub.pin.flatMap { pin in snapshot.menu.entries.first { $0.path == pin }?.kernel }
         if let pin = grub.pin, pinnedKernel == nil {
             warnings.append("kmodguard_pin names no entry in " + snapshot.grubConfigPath + " (" + pin + "): GRUB silently boots its first entry")
@@ -81,7 +180,7 @@ struct StatusReport: Codable, Equatable {
             summary = "OK: every installed kernel has " + snapshot.config.modules.joined(separator: " ")
         } else {
             summary = "ATTENTION: " + broken.map { kernel in
-                var text = kernel.release + " has no working " + kernel.missingModules.joined(separator: " ") + " (" + kernel.driver
+                var text = kernel.release + " has no working " + kernel.missingModules.joined(separator: " ") + " (" + kernel.driver.rawValue
                 if let error = kernel.firstError { text += ": " + error }
                 return text + ")"
             }.joined(separator: "; ")
@@ -89,7 +188,7 @@ struct StatusReport: Codable, Equatable {
         return StatusReport(
             ok: !snapshot.config.modules.isEmpty && broken.isEmpty && (pinnedKernel == nil || pinnedKernel == snapshot.defaultKernel), summary: summary, runningKernel: snapshot.running.string,
             guardedModules: snapshot.config.modules, guardResult: snapshot.guardVerdict, lastGood: grub.lastGood?.string,
-            pin: grub.pin, trial: grub.trial?.rawValue, trialKernel: grub.trialKernel?.string, lastFallback: state.history.last,
+            pin: grub.pin, trial: grub.trial?.rawValue, trialKernel: grub.trialKernel?.string, lastFallback: state.history.last.map(Fallback.init),
             pendingFallback: pending, kernels: kernels, warnings: warnings)
     }
 
@@ -107,7 +206,7 @@ struct StatusReport: Codable, Equatable {
         row("last fallback", fallback.map { ($0.failedKernel ?? "?") + ": " + $0.reason + " (" + $0.source + ", " + $0.recorded + ")" })
         lines.append("kernels:")
         for kernel in kernels {
-            var line = "  " + kernel.release.padding(toLength: 26, withPad: " ", startingAt: 0) + kernel.driver
+            var line = "  " + kernel.release.padding(toLength: 26, withPad: " ", startingAt: 0) + kernel.driver.rawValue
             if kernel.inInitramfs == true { line += ", in initramfs" }
             if kernel.running { line += " (running)" }
             if kernel.isDefault { line += " (default)" }

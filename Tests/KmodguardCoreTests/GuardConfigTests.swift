@@ -76,6 +76,9 @@ import Testing
         ("\n\nMODULES=../../etc/passwd", 3, "MODULES"),
         ("1MODULES=a", 1, "1MODULES"),
         ("MODULES=\"${HOME}\"", 1, "MODULES"),
+        ("METRICS_FILE=kmodguard.prom", 1, "METRICS_FILE"),
+        ("METRICS_FILE=/var/lib/prometheus/node-exporter/kmodguard.txt", 1, "METRICS_FILE"),
+        ("METRICS_FILE=/.prom", 1, "METRICS_FILE"),
     ])
     func malformedLinesAreRefusedWithTheirLine(text: String, line: Int, key: String) {
         do {
@@ -85,6 +88,16 @@ import Testing
             #expect(error.issues.first?.line == line)
             #expect(error.issues.first?.key == key)
         }
+    }
+
+    /// Unset: the exporter's directory when it exists; a path: always; empty: never.
+    @Test(arguments: [
+        ("", MetricsFile.automatic),
+        ("METRICS_FILE=\n", .disabled),
+        ("METRICS_FILE=/srv/metrics/kmodguard.prom\n", .path("/srv/metrics/kmodguard.prom")),
+    ])
+    func metricsFile(text: String, want: MetricsFile) throws {
+        #expect(try parse(text).metricsFile == want)
     }
 
     @Test func everyProblemIsReported() {
