@@ -43,14 +43,11 @@ _e2e_package_prepare() {
 		done
 		echo "mkdir /var/lib/e2e-package"
 		echo "write $E2E_RUN/step /var/lib/e2e-package/step"
-		echo "write $_epp_fx/e2e-package /usr/local/sbin/e2e-package"
-		echo "write $_epp_fx/e2e-package.service /etc/systemd/system/e2e-package.service"
-		echo "symlink /etc/systemd/system/multi-user.target.wants/e2e-package.service /etc/systemd/system/e2e-package.service"
+		_e2e_debugfs_unit e2e-package "$_epp_fx"
 		echo "mkdir /etc/systemd/system/kmodguard-complete.service.d"
 		echo "write $E2E_REPO/Tests/Fixtures/e2e/complete-console.conf /etc/systemd/system/kmodguard-complete.service.d/e2e.conf"
 	} >"$E2E_RUN/debugfs.cmd"
 	debugfs -w -f "$E2E_RUN/debugfs.cmd" "$E2E_FS_ROOT" >"$E2E_RUN/debugfs.log" 2>&1
-	# debugfs writes files as root with the host file's mode: the script must be executable.
 	for _epp_f in /var/lib/e2e-package/step /usr/local/sbin/e2e-package \
 		/etc/systemd/system/multi-user.target.wants/e2e-package.service "/var/cache/e2e-package/$_epp_deb"; do
 		e2e_root_exists "$_epp_f" || die "could not put $_epp_f onto the disk ($E2E_RUN/debugfs.log)"
@@ -131,11 +128,7 @@ e2e_scenario_package() {
 	_epk_n=0
 	while [ "$_epk_n" -lt 5 ]; do
 		_epk_n=$((_epk_n + 1))
-		_e2e_install_boot
-		check "boot $BOOT_N: ends by itself (reboot or poweroff)" \
-			expect end "$(case $BOOT_END in reboot | poweroff) echo ok ;; *) echo "$BOOT_END" ;; esac)" ok
-		check "boot $BOOT_N: no initramfs shell, no wait for the root device" \
-			no_console 'Gave up waiting for root|ALERT!|Dropping to a shell|emergency'
+		_e2e_boot_by_itself _e2e_install_boot
 		[ "$BOOT_END" = reboot ] || break
 	done
 	check "the story ends on the newer kernel, which purges kmodguard" boot_is "$K_NEW" poweroff

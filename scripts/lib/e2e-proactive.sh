@@ -61,6 +61,15 @@ _e2e_cached_deb() {
 	printf '%s\n' "$_ecd"
 }
 
+# _e2e_debugfs_unit NAME DIR: the debugfs commands that put the one-shot guest step DIR/NAME in
+# /usr/local/sbin and its unit DIR/NAME.service in /etc/systemd/system, enabled (wanted by
+# multi-user.target). debugfs keeps the host file's mode.
+_e2e_debugfs_unit() {
+	echo "write $2/$1 /usr/local/sbin/$1"
+	echo "write $2/$1.service /etc/systemd/system/$1.service"
+	echo "symlink /etc/systemd/system/multi-user.target.wants/$1.service /etc/systemd/system/$1.service"
+}
+
 # _e2e_proactive_prepare WITH_HEADERS: onto the run's root filesystem (debugfs, before the install
 # boot): the .debs, the one-shot install unit (enabled), the shutdown check's console drop-in,
 # and a dpkg path-exclude for the in-tree virtio_blk.ko (the image deleted it from its kernels: a
@@ -77,9 +86,7 @@ _e2e_proactive_prepare() {
 		done <"$E2E_RUN/debs"
 		echo "write $E2E_RUN/k3-kernel /var/cache/e2e-proactive/kernel"
 		echo "write $E2E_RUN/k3-pending /var/cache/e2e-proactive/pending"
-		echo "write $_epp_fx/e2e-proactive /usr/local/sbin/e2e-proactive"
-		echo "write $_epp_fx/e2e-proactive.service /etc/systemd/system/e2e-proactive.service"
-		echo "symlink /etc/systemd/system/multi-user.target.wants/e2e-proactive.service /etc/systemd/system/e2e-proactive.service"
+		_e2e_debugfs_unit e2e-proactive "$_epp_fx"
 		echo "write $_epp_fx/dpkg-no-virtio-blk.cfg /etc/dpkg/dpkg.cfg.d/e2e-no-virtio-blk"
 		echo "mkdir /etc/systemd/system/kmodguard-shutdown.service.d"
 		echo "write $_epp_fx/shutdown-console.conf /etc/systemd/system/kmodguard-shutdown.service.d/e2e.conf"

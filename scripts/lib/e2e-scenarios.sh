@@ -548,6 +548,16 @@ _e2e_power_cut() {
 	_e2e_finds_its_way
 }
 
+# _e2e_boot_by_itself BOOT_FUNCTION: one boot (e2e_boot, or _e2e_install_boot) that must end by
+# itself, in a reboot or the report's poweroff, never in a hang or an initramfs shell.
+_e2e_boot_by_itself() {
+	"$1"
+	check "boot $BOOT_N: ends by itself (reboot or poweroff)" \
+		expect end "$(case $BOOT_END in reboot | poweroff) echo ok ;; *) echo "$BOOT_END" ;; esac)" ok
+	check "boot $BOOT_N: no initramfs shell, no wait for the root device" \
+		no_console 'Gave up waiting for root|ALERT!|Dropping to a shell|emergency'
+}
+
 # _e2e_finds_its_way: after a power cut the machine must find its way by itself: every boot ends
 # in a reboot or the report's poweroff, never in a hang or an initramfs shell, and the last one
 # is the new kernel, working.
@@ -555,11 +565,7 @@ _e2e_finds_its_way() {
 	_epc_n=0
 	while [ "$_epc_n" -lt 5 ]; do
 		_epc_n=$((_epc_n + 1))
-		e2e_boot
-		check "boot $BOOT_N: ends by itself (reboot or poweroff)" \
-			expect end "$(case $BOOT_END in reboot | poweroff) echo ok ;; *) echo "$BOOT_END" ;; esac)" ok
-		check "boot $BOOT_N: no initramfs shell, no wait for the root device" \
-			no_console 'Gave up waiting for root|ALERT!|Dropping to a shell|emergency'
+		_e2e_boot_by_itself e2e_boot
 		check "boot $BOOT_N: grubenv is a valid block" grubenv_valid
 		case $BOOT_END in
 		reboot) continue ;;
