@@ -10,6 +10,7 @@
 #   dir=$(e2e_image GEN LAYOUT guarded DEB)  # DEB: kmodguard's .deb (scripts/package)
 #   dir=$(e2e_image GEN LAYOUT broken DEB)   # guarded, but the older kernel's initramfs was
 #                                            # built while its driver was missing
+#   dir=$(e2e_image GEN LAYOUT two-modules DEB) # guarded, MODULES="dm_mod virtio_blk"
 #
 # GEN is initramfs-tools or dracut (the packages conflict: one rootfs each), LAYOUT split or
 # single. Each image directory holds raw disk files and "meta" (shell assignments: layout,
@@ -139,8 +140,8 @@ _e2e_files_sha() {
 	done | _e2e_sha
 }
 
-# e2e_image GEN LAYOUT control|guarded|broken [DEB]: print the image directory, building it if
-# needed.
+# e2e_image GEN LAYOUT control|guarded|broken|two-modules [DEB]: print the image directory,
+# building it if needed.
 e2e_image() {
 	_ei_gen=$1 _ei_layout=$2 _ei_kind=$3 _ei_deb=${4:-}
 	_ei_rootfs=$(e2e_rootfs "$_ei_gen") || exit 1
@@ -450,7 +451,10 @@ _e2e_step_guarded() {
 	# What an admin does (README, "Install on a server"): apt install the package, edit
 	# kmodguard.conf, rebuild the initramfs images. scripts/install is that, for a root.
 	log "scripts/install --root: apt-get install ${E2E_DEB##*/}, kmodguard.conf"
-	set -- --set MODULES=virtio_blk --set "WAIT_FOR=UUID=$E2E_ROOT_UUID" --set WAIT_TIMEOUT=20 \
+	# two-modules: a second guarded module, in-tree in both kernels, loaded first.
+	_modules=virtio_blk
+	[ "${E2E_VARIANT:-guarded}" != two-modules ] || _modules="dm_mod virtio_blk"
+	set -- --set "MODULES=$_modules" --set "WAIT_FOR=UUID=$E2E_ROOT_UUID" --set WAIT_TIMEOUT=20 \
 		--set "SOURCE=/usr/src/$E2E_DRIVER_NAME" --set ACTIVATE=reboot
 	if [ "$E2E_LAYOUT" = split ]; then
 		set -- "$@" --set "BOOT_DEVICE=UUID=$E2E_BOOT_UUID"
