@@ -123,7 +123,10 @@ enum BootModel {
     static func successors(_ state: State) throws -> [Edge] {
         guard state.stuckOn == nil else { return [] }
         var edges: [Edge] = []
-        let grub = BootModelGrub.boot(env: state.env, canSave: state.world.grubCanSave)
+        let generated = BootModelGrub.Generated(
+            defaultKernel: new.string, defaultPath: path(new), defaultVerified: state.world.newVerifiedAtGeneration,
+            goodPath: state.world.oldHasDriver ? path(old) : nil)
+        let grub = BootModelGrub.boot(env: state.env, canSave: state.world.grubCanSave, generated: generated)
         for (index, written) in grub.writes.enumerated() {
             var cut = state
             cut.env = try persist(try block(written))
