@@ -158,7 +158,7 @@ public struct EarlyGuard<Platform: GuardPlatform> {
 
     mutating func fallBack(config: GuardConfig, reason: String) -> GuardOutcome {
         guard let location = locateGrubenv(config) else {
-            return rebootForTrialCounter("grubenv " + config.grubenv + " is not reachable")
+            return withoutGrubenv("grubenv " + config.grubenv + " is not reachable")
         }
         let outcome = scheduleFallback(config: config, reason: reason, location: location)
         if let mountPoint = location.mountPoint, let error = platform.unmount(mountPoint) {
@@ -169,7 +169,7 @@ public struct EarlyGuard<Platform: GuardPlatform> {
             record(outcome)
             rebootUnlessAsked()
         case .grubenvUnreachable:
-            return rebootForTrialCounter("grubenv " + location.grubenv + " cannot be updated")
+            return withoutGrubenv("grubenv " + location.grubenv + " cannot be updated")
         default:
             record(outcome)
         }
@@ -256,6 +256,9 @@ public struct EarlyGuard<Platform: GuardPlatform> {
                 platform.log(.error, "GIVING UP: no other installed kernel has the guarded modules; the boot continues")
             case .policyContinue:
                 platform.log(.error, "ON_FAILURE=continue: the boot continues")
+            case .rebootWouldRepeat:
+                // Only `withoutGrubenv` gives up for this reason; here grubenv was reached.
+                break
             }
             return .gaveUp(why)
         case .boot(let target, let isLastGood):
@@ -330,11 +333,31 @@ public struct EarlyGuard<Platform: GuardPlatform> {
         }
     }
 
-    mutating func rebootForTrialCounter(_ why: String) -> GuardOutcome {
-        platform.log(.error, why + ": a reboot at once lets GRUB's trial counter boot the last good kernel")
-        record(.grubenvUnreachable)
-        rebootUnlessAsked()
-        return .grubenvUnreachable
+    /// grubenv cannot be written: reboot only when GRUB's `kmodguard.boot=` marker says the next
+    /// GRUB run differs from this one (`FallbackPolicy.withoutGrubenv`); otherwise a reboot would
+    /// boot this kernel again, forever, so say so and let the boot go on.
+    mutating func withoutGrubenv(_ why: String) -> GuardOutcome {
+        let marker: String?
+        switch platform.readFile(root.kernelCommandLine, limit: 64 * 1024) {
+        case .success(let bytes): marker = BootMarker.value(in: bytes)
+        case .failure(let error):
+            platform.log(.warning, "cannot read the kernel command line: " + error.description)
+            marker = nil
+        }
+        switch FallbackPolicy.withoutGrubenv(marker: marker) {
+        case .rebootIntoGrubFallback:
+            platform.log(.error, why + ": a reboot at once lets GRUB's trial counter boot the last good kernel ("
+                + BootMarker.describe(marker) + (marker == BootMarker.once
+                    ? ": a one-shot next_entry boot, GRUB takes its normal path next)" : ": GRUB recorded this boot as a trial)"))
+            record(.grubenvUnreachable)
+            rebootUnlessAsked()
+            return .grubenvUnreachable
+        case .giveUp(let reason):
+            platform.log(.error, "GIVING UP: " + why + " and GRUB recorded no trial it can fall back from ("
+                + BootMarker.describe(marker) + "): a reboot would boot this kernel again; not rebooting, the boot continues")
+            record(.gaveUp(reason))
+            return .gaveUp(reason)
+        }
     }
 
     mutating func rebootUnlessAsked() {

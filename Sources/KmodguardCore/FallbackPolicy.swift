@@ -30,12 +30,54 @@ public enum GiveUpReason: Equatable, Sendable {
     case policyContinue
     case attemptsExceeded(attempts: Int, limit: Int)
     case noCandidate
+    /// grubenv is out of reach and GRUB recorded no trial it could fall back from: a reboot
+    /// would boot this kernel again. `marker` is `kmodguard.boot=`'s value (nil: not given).
+    case rebootWouldRepeat(marker: String?)
+}
+
+/// What GRUB did on this boot, as `/etc/grub.d/01_kmodguard` tells the kernel: it sets and
+/// exports `kmodguard_boot`, and `/etc/default/grub.d/kmodguard.cfg` puts
+/// `kmodguard.boot=${kmodguard_boot}` on the command line of the normal entries, which GRUB
+/// expands at boot.
+public enum BootMarker {
+    public static let parameter = "kmodguard.boot"
+    /// GRUB saved `kmodguard_trial=consumed` for this boot and has a good entry: if this boot
+    /// never reaches the post-boot service, the next GRUB run boots that entry.
+    public static let trial = "trial"
+    /// A one-shot `next_entry` boot whose clearing GRUB saved: the next GRUB run takes the normal
+    /// path (pin, trial, default), which this boot did not.
+    public static let once = "once"
+
+    /// The value of the last `kmodguard.boot=` word of a kernel command line (as the kernel
+    /// itself reads parameters, the last one wins); nil when there is none.
+    public static func value(in commandLine: [UInt8]) -> String? {
+        let prefix = Array((parameter + "=").utf8)
+        var found: String?
+        for word in commandLine.split(whereSeparator: { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\n") || $0 == UInt8(ascii: "\t") })
+        where word.starts(with: prefix) {
+            found = String(decoding: word.dropFirst(prefix.count), as: UTF8.self)
+        }
+        return found
+    }
+
+    /// How the marker reads in a log line.
+    public static func describe(_ marker: String?) -> String {
+        guard let marker else { return "no " + parameter + "= on the kernel command line" }
+        return marker.isEmpty ? parameter + "= is empty" : parameter + "=" + marker
+    }
 }
 
 /// The decision table of the guard after a failed module check.
 public enum FallbackDecision: Equatable, Sendable {
     /// Boot this kernel next; `lastGood` tells whether it is `kmodguard_last_good`.
     case boot(InstalledKernel, lastGood: Bool)
+    case giveUp(GiveUpReason)
+}
+
+/// The guard's choice when it cannot write grubenv.
+public enum UnreachableGrubenvDecision: Equatable, Sendable {
+    /// GRUB recorded what makes its next run differ: reboot at once.
+    case rebootIntoGrubFallback
     case giveUp(GiveUpReason)
 }
 
@@ -67,6 +109,19 @@ public enum FallbackPolicy {
             .sorted { $0.release > $1.release }
         if let newest = others.first { return .boot(newest, lastGood: false) }
         return .giveUp(.noCandidate)
+    }
+
+    /// When the guard cannot reach grubenv, a reboot is its only lever, and it moves the machine
+    /// only when GRUB's state on disk makes the next GRUB run differ from this one: it recorded
+    /// this boot as a trial it falls back from (`kmodguard.boot=trial`), or this was a one-shot
+    /// `next_entry` boot whose clearing it saved (`once`). Anything else (no trial, no good entry,
+    /// GRUB could not `save_env`, a pin or fallback boot, no marker at all) means GRUB would
+    /// choose this kernel again: rebooting would loop, so the guard gives up and lets the boot go
+    /// on. From a boot without its driver nothing else writes grubenv, so a reboot on `once` is
+    /// followed by a normal GRUB run, and one on `trial` by GRUB's fallback: two in a row at most.
+    public static func withoutGrubenv(marker: String?) -> UnreachableGrubenvDecision {
+        marker == BootMarker.trial || marker == BootMarker.once
+            ? .rebootIntoGrubFallback : .giveUp(.rebootWouldRepeat(marker: marker))
     }
 
     /// Why `kernel` cannot be a fallback, or nil when it can.

@@ -27,6 +27,8 @@ public struct SystemRoot: Equatable, Sendable {
     public var stateDirectory: String { path("/var/lib/kmodguard") }
     /// The guard's verdict for this boot, for the post-boot service (/run survives switch_root).
     public var earlyResult: String { path("/run/kmodguard/early-result") }
+    /// The kernel command line (GRUB's `kmodguard.boot=` marker is read from it).
+    public var kernelCommandLine: String { path("/proc/cmdline") }
     /// Where the guard mounts `BOOT_DEVICE` when grubenv is not reachable otherwise.
     public var bootMountPoint: String { path("/run/kmodguard/boot") }
 

@@ -147,14 +147,35 @@ import Testing
         #expect(try grubenv(after).value("kmodguard_reason") == "device LABEL=root did not appear within 2s")
     }
 
-    @Test func unreachableGrubenvRebootsAtOnce() throws {
+    /// grubenv out of reach: reboot only when GRUB's marker says its next run differs.
+    @Test(arguments: [
+        ("BOOT_IMAGE=/vmlinuz ro kmodguard.boot=trial\n", true),
+        ("BOOT_IMAGE=/vmlinuz ro kmodguard.boot=once\n", true),
+        ("BOOT_IMAGE=/vmlinuz ro kmodguard.boot=\n", false),
+        ("BOOT_IMAGE=/vmlinuz ro kmodguard.boot=pin\n", false),
+        ("BOOT_IMAGE=/vmlinuz ro kmodguard.boot=fallback\n", false),
+        ("BOOT_IMAGE=/vmlinuz ro\n", false),
+        (nil, false),
+    ] as [(String?, Bool)])
+    func unreachableGrubenvRebootsOnlyWhenGrubRecordedATrial(commandLine: String?, reboots: Bool) throws {
         var platform = machine()
         platform.files["/fx/boot/grub/grubenv"] = nil
+        platform.files["/fx/proc/cmdline"] = commandLine.map { Array($0.utf8) }
         let (outcome, after) = run(platform, try config())
-        #expect(outcome == .grubenvUnreachable)
-        #expect(outcome.exitCode == 3)
-        #expect(after.reboots == 1)
         #expect(after.writes.isEmpty)
+        if reboots {
+            #expect(outcome == .grubenvUnreachable)
+            #expect(outcome.exitCode == 3)
+            #expect(after.reboots == 1)
+            #expect(after.logs.contains { $0.contains("is not reachable: a reboot at once lets GRUB's trial counter boot the last good kernel") })
+        } else {
+            let marker = commandLine.flatMap { BootMarker.value(in: Array($0.utf8)) }
+            #expect(outcome == .gaveUp(.rebootWouldRepeat(marker: marker)))
+            #expect(outcome.exitCode == 2)
+            #expect(after.reboots == 0)
+            #expect(after.logs.contains { $0.hasPrefix("GIVING UP: grubenv /boot/grub/grubenv is not reachable") && $0.hasSuffix("a reboot would boot this kernel again; not rebooting, the boot continues") })
+        }
+        #expect(after.files["/fx/run/kmodguard/early-result"] == Array(("outcome=" + outcome.name + "\nkernel=" + new.string + "\n").utf8))
     }
 
     @Test func bootDeviceIsMountedWhenGrubenvIsNotVisible() throws {
@@ -187,6 +208,7 @@ import Testing
 
     @Test func invalidGrubenvIsNeverWritten() throws {
         var platform = machine()
+        platform.files["/fx/proc/cmdline"] = Array("ro kmodguard.boot=trial".utf8)
         platform.files["/fx/boot/grub/grubenv"] = Array("not a block".utf8)
         let (outcome, after) = run(platform, try config())
         #expect(outcome == .grubenvUnreachable)
@@ -194,9 +216,13 @@ import Testing
         #expect(after.logs.contains { $0.contains("is not a GRUB environment block") })
     }
 
-    @Test func failedWriteStillReboots() throws {
+    @Test func failedWriteRebootsOnlyIntoAGrubTrial() throws {
         var platform = machine()
         platform.writeError = SystemError(operation: "write", path: "/fx/boot/grub/grubenv", errno: 30, message: "Read-only file system")
+        let (untracked, stays) = run(platform, try config())
+        #expect(untracked == .gaveUp(.rebootWouldRepeat(marker: nil)))
+        #expect(stays.reboots == 0)
+        platform.files["/fx/proc/cmdline"] = Array("ro kmodguard.boot=trial".utf8)
         let (outcome, after) = run(platform, try config())
         #expect(outcome == .grubenvUnreachable)
         #expect(after.reboots == 1)

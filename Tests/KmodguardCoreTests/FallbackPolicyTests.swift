@@ -77,4 +77,30 @@ import Testing
             == "modules not in its tree: a b")
         #expect(FallbackPolicy.rejection(of: kernel(good), running: running, isLastGood: false) == nil)
     }
+
+    @Test(arguments: [
+        ("BOOT_IMAGE=/vmlinuz-6.1.0-56-cloud-amd64 root=UUID=x ro kmodguard.boot=trial\n", "trial"),
+        ("ro kmodguard.boot= quiet", ""),
+        ("kmodguard.boot=once", "once"),
+        ("ro kmodguard.boot=pin kmodguard.boot=trial", "trial"),
+        ("ro\tkmodguard.boot=fallback\n", "fallback"),
+        ("ro quiet kmodguard=off xkmodguard.boot=trial", nil),
+        ("", nil),
+    ] as [(String, String?)])
+    func bootMarkerIsTheLastKmodguardBootWord(commandLine: String, marker: String?) {
+        #expect(BootMarker.value(in: Array(commandLine.utf8)) == marker)
+    }
+
+    @Test(arguments: [
+        ("trial", UnreachableGrubenvDecision.rebootIntoGrubFallback),
+        ("once", .rebootIntoGrubFallback),
+        ("", .giveUp(.rebootWouldRepeat(marker: ""))),
+        ("pin", .giveUp(.rebootWouldRepeat(marker: "pin"))),
+        ("fallback", .giveUp(.rebootWouldRepeat(marker: "fallback"))),
+        ("Trial", .giveUp(.rebootWouldRepeat(marker: "Trial"))),
+        (nil, .giveUp(.rebootWouldRepeat(marker: nil))),
+    ] as [(String?, UnreachableGrubenvDecision)])
+    func withoutGrubenvARebootMustChangeWhatGrubBoots(marker: String?, decision: UnreachableGrubenvDecision) {
+        #expect(FallbackPolicy.withoutGrubenv(marker: marker) == decision)
+    }
 }

@@ -10,9 +10,13 @@
 #                     by grub-install --target=i386-pc), partition 2 ext4 = /boot with
 #                     grub/grub.cfg (default.cfg), grub/grubenv, grub/i386-pc/*.mod and empty
 #                     vmlinuz/initrd.img files of 6.1.0-55- and 6.1.0-56-cloud-amd64
-#   default.cfg       grub.cfg from the real update-grub with /etc/grub.d/01_kmodguard installed
+#   default.cfg       grub.cfg from the real update-grub with /etc/grub.d/01_kmodguard and
+#                     /etc/default/grub.d/kmodguard.cfg installed; the stand-in kmodguard's
+#                     `check --kernel K` passes for both kernels
 #   saved.cfg         the same with GRUB_DEFAULT=saved and GRUB_SAVEDEFAULT=true
 #   unconfigured.cfg  the same as default.cfg but without /etc/kmodguard/kmodguard.conf
+#   auto.cfg          the same as default.cfg, but 6.1.0-56's check fails: the automatic trial
+#   none.cfg          the same as default.cfg, but both checks fail: no generated good entry
 #   build.log         update-grub and grub-install output
 #
 # All three grub.cfg variants have GRUB_TIMEOUT=0 and a serial terminal (COM1, 115200 8N1).
@@ -94,7 +98,7 @@ grub_image() {
 	_gi_key=$({
 		printf '%s\n%s\n%s\n' "$_gi_rootfs" "$GRUB_IMAGE_KERNELS" "$GRUB_IMAGE_SETTINGS"
 		cat "$_gi_root/grub.d/01_kmodguard" "$_gi_root/etc/kmodguard.conf" \
-			"$_gi_root/scripts/lib/grub-image.sh"
+			"$_gi_root/etc/default/grub.d/kmodguard.cfg" "$_gi_root/scripts/lib/grub-image.sh"
 	} | _gi_sha)
 	_gi_dir=$KMODGUARD_CACHE/grub-test/image-$_gi_key
 	if [ ! -s "$_gi_dir/boot.img" ]; then
@@ -222,10 +226,20 @@ _grub_image_inside() {
 	namespace_sysfs_disk "$_gi_chroot/sys/block" sdb 1
 
 	install -m 0755 "$KMG_REPO/grub.d/01_kmodguard" "$_gi_chroot/etc/grub.d/01_kmodguard"
-	# 01_kmodguard prints nothing without the program: an empty stand-in is enough here.
-	install -m 0755 /dev/null "$_gi_chroot/usr/sbin/kmodguard"
+	# 01_kmodguard prints nothing without the program, and asks it which kernels have their
+	# driver (`kmodguard check --kernel K`): a stand-in answers from a list of failing kernels.
+	cat >"$_gi_chroot/usr/sbin/kmodguard" <<'EOF'
+#!/bin/sh
+# Test stand-in: `check --kernel K` fails for the kernels in /etc/kmodguard/test-unverified.
+[ "$1 $2" = "check --kernel" ] || exit 0
+! grep -qx -- "$3" /etc/kmodguard/test-unverified 2>/dev/null
+EOF
+	chmod 0755 "$_gi_chroot/usr/sbin/kmodguard"
 	mkdir -p "$_gi_chroot/etc/kmodguard" "$_gi_chroot/etc/default/grub.d"
 	printf '%s\n' "$GRUB_IMAGE_SETTINGS" >"$_gi_chroot/etc/default/grub.d/kmodguard-test.cfg"
+	# Sourced after kmodguard-test.cfg ("-" sorts before "."): appends to its command line.
+	install -m 0644 "$KMG_REPO/etc/default/grub.d/kmodguard.cfg" \
+		"$_gi_chroot/etc/default/grub.d/kmodguard.cfg"
 	for _gi_kver in $GRUB_IMAGE_KERNELS; do
 		for _gi_file in vmlinuz initrd.img config System.map; do
 			: >"$_gi_chroot/boot/$_gi_file-$_gi_kver"
@@ -238,6 +252,11 @@ _grub_image_inside() {
 		>"$_gi_chroot/etc/default/grub.d/kmodguard-test-saved.cfg"
 	_gi_update_grub saved
 	rm "$_gi_chroot/etc/default/grub.d/kmodguard-test-saved.cfg"
+	echo 6.1.0-56-cloud-amd64 >"$_gi_chroot/etc/kmodguard/test-unverified"
+	_gi_update_grub auto
+	echo 6.1.0-55-cloud-amd64 >>"$_gi_chroot/etc/kmodguard/test-unverified"
+	_gi_update_grub none
+	rm "$_gi_chroot/etc/kmodguard/test-unverified"
 	_gi_update_grub default
 
 	log "grub-install --target=i386-pc /dev/sda"
