@@ -27,8 +27,8 @@
 #   guarded-GEN-LAYOUT-KEY/ a copy of base + the .deb installed with apt-get (scripts/install
 #                        --root: its postinst enables the units, runs update-grub), kmodguard.conf
 #                        edited (MODULES, WAIT_FOR, SOURCE, ACTIVATE, BOOT_DEVICE when split),
-#                        initramfs rebuilt with the guard, grubenv last good = older kernel
-#                        (+ an armed trial of the newer one: single; set by hand, see below)
+#                        initramfs rebuilt with the guard, update-grub (README's steps); grubenv
+#                        untouched
 #
 # Layouts: split = boot.img (NVMe in QEMU, SeaBIOS boots it: BIOS boot partition + ext4 /boot
 # with GRUB and grubenv) + root.img (virtio: ext4 /); single = root.img only (virtio: BIOS boot
@@ -482,21 +482,10 @@ _e2e_step_guarded() {
 	else
 		_e2e_initramfs
 	fi
-	# (update-grub: the package's postinst ran it.)
-	# The machine ran K_OLD with its driver; K_NEW was installed since (its driver is not built:
-	# no kernel hook ran) and is GRUB's default. single: /boot is behind the missing driver, so
-	# the guard cannot write grubenv; GRUB's trial counter is armed, as kmodguard does before
-	# a reboot into a kernel that has not booted with the guard passing.
-	# HAND-SET STATE, a known gap: these kmodguard_* variables should come from the product (its
-	# install and hooks), not from the test bed; without them the single layout loops. Issue 13
-	# removes them together with that fix; until then every scenario starts from this state.
-	_p_old=$(_e2e_entry_path "$E2E_K_OLD")
-	_e2e_chroot grub-editenv /boot/grub/grubenv set "kmodguard_last_good=$E2E_K_OLD" \
-		"kmodguard_good_entry=$_p_old"
-	if [ "$E2E_LAYOUT" = single ]; then
-		_e2e_chroot grub-editenv /boot/grub/grubenv set kmodguard_trial=armed \
-			"kmodguard_trial_kernel=$E2E_K_NEW"
-	fi
+	# update-grub, as README's install steps say: with kmodguard configured, 01_kmodguard now
+	# knows which kernels lack their driver (GRUB's fallback entry and automatic trial).
+	# Nothing else: grubenv holds only what GRUB and kmodguard themselves write.
+	_e2e_grub
 	_e2e_chroot grub-editenv /boot/grub/grubenv list
 }
 

@@ -6,7 +6,7 @@
 # console, its end-of-boot report (ttyS1) and the disk image (grubenv, files, the initramfs),
 # never only the harness's own bookkeeping.
 
-E2E_ALL_SCENARIOS="control main main-database database-down compile-error fallback-broken power-cut-guard power-cut-build power-cut-initramfs two-modules"
+E2E_ALL_SCENARIOS="control main main-database database-down compile-error fallback-broken power-cut-guard power-cut-build power-cut-initramfs two-modules unarmed-single"
 
 e2e_scenario_doc() {
 	case $1 in
@@ -22,8 +22,9 @@ e2e_scenario_doc() {
 	proactive) echo "a third kernel + headers installed in the guest: its driver built by the kernel hook, it boots without fallback (5 boots)" ;;
 	database-flaky) echo "the archive answers 500 for one whole run, then the server is healthy: retried on the next run, completes (4 boots)" ;;
 	database-tampered) echo "an index signed by an untrusted key, then an archive with one byte changed: pinned, nothing extracted; a good publication completes (5 boots)" ;;
+	unarmed-single) echo "single layout, installed as README says on a machine whose newest kernel lacks its driver, nothing set by hand: GRUB's automatic trial, one fallback, no loop (3 boots)" ;;
 	two-modules) echo "MODULES names dm_mod (in-tree) and virtio_blk (missing for the new kernel): only virtio_blk is built (3 boots)" ;;
-	package) echo "apt-get install the .deb on the running control image, the story, apt-get purge: the older kernel boots exactly as before (5 boots)" ;;
+	package) echo "apt-get install the .deb on the running control image, the story, apt-get purge: the older kernel boots exactly as before (4 boots)" ;;
 	proactive-no-headers) echo "a third kernel without headers: the hook cannot build, the shutdown check pins the good kernel (5 boots)" ;;
 	esac
 }
@@ -255,14 +256,24 @@ _e2e_guarded_run() {
 	K_OLD=$E2E_IMAGE_K_OLD K_NEW=$E2E_IMAGE_K_NEW P_OLD=$E2E_IMAGE_P_OLD P_NEW=$E2E_IMAGE_P_NEW
 }
 
+# _e2e_image_state_is_the_products: the image's grubenv holds nothing kmodguard did not write
+# (the test bed sets no kmodguard_* variable), and GRUB's menu knows the old kernel as the
+# fallback good entry (01_kmodguard at update-grub time).
+_e2e_image_state_is_the_products() {
+	check "image: grubenv has no kmodguard_* variable (none set by the test bed)" \
+		eval "! grep -a '^kmodguard_' '$E2E_GRUBENV'"
+	check "image: grub.cfg: GRUB's fallback good entry = the old kernel's full path" \
+		grubcfg_has "set kmodguard_good_entry=\"$P_OLD\""
+}
+
 # Boot 1 of every guarded scenario: the new kernel, no driver, the guard falls back.
 _e2e_boot_guard_falls_back() {
 	e2e_boot
 	check "boot $BOOT_N: GRUB boots the new kernel, the guard reboots" boot_is "$K_NEW" reboot
 	check "boot $BOOT_N: guard: virtio_blk not found" console "kmodguard: module virtio_blk: .*not found"
 	if [ "$SC_LAYOUT" = split ]; then
-		check "boot $BOOT_N: guard schedules the last good kernel" \
-			console "kmodguard: scheduling fallback to $K_OLD \(last good\)"
+		check "boot $BOOT_N: guard schedules the newest kernel with the modules (no last good yet)" \
+			console "kmodguard: scheduling fallback to $K_OLD \(newest with the modules\)"
 		check "boot $BOOT_N: grubenv next_entry = old kernel's full menu path" env_is next_entry "$P_OLD"
 		check "boot $BOOT_N: grubenv kmodguard_failed = new kernel" env_is kmodguard_failed "$K_NEW"
 		check "boot $BOOT_N: grubenv kmodguard_attempts = 1" env_is kmodguard_attempts 1
@@ -278,7 +289,7 @@ _e2e_boot_guard_falls_back() {
 
 e2e_scenario_main() {
 	_e2e_guarded_run
-	check "image: grubenv last good = old kernel" env_is kmodguard_last_good "$K_OLD"
+	_e2e_image_state_is_the_products
 	check "image: new kernel has no virtio_blk" \
 		eval "! e2e_root_exists /lib/modules/$K_NEW/updates/kmodguard/virtio_blk.ko"
 
@@ -315,6 +326,37 @@ e2e_scenario_main() {
 	e2e_boot
 	_e2e_new_kernel_works
 	check "3 boots in all" expect boots "$E2E_BOOTS" 3
+}
+
+# Issue 13's loop: kmodguard installed (README's steps) on a single-layout machine whose newest
+# kernel already lacks its driver, nothing else. The guard cannot reach grubenv; GRUB's automatic
+# trial (01_kmodguard) and its kmodguard.boot= marker let it fall back once, then the story goes
+# on. Before the fix this booted the new kernel again and again.
+e2e_scenario_unarmed_single() {
+	[ "$SC_LAYOUT" = single ] || die "unarmed-single needs the single layout (scripts/e2e skips it for split)"
+	_e2e_guarded_run
+	_e2e_image_state_is_the_products
+	e2e_boot
+	check "boot $BOOT_N: GRUB boots the new kernel, the guard reboots" boot_is "$K_NEW" reboot
+	check "boot $BOOT_N: GRUB marked the boot a trial (kmodguard.boot=trial)" \
+		console "Command line: .*kmodguard\.boot=trial"
+	check "boot $BOOT_N: guard: grubenv unreachable, GRUB recorded a trial: reboot" \
+		console "kmodguard: .*kmodguard\.boot=trial: GRUB recorded this boot as a trial"
+	check "boot $BOOT_N: GRUB saved the automatic trial" \
+		expect trial "$(e2e_env kmodguard_trial) $(e2e_env kmodguard_trial_kernel)" "consumed $K_NEW"
+	boot_ended reboot || return 0
+	e2e_boot
+	check "boot $BOOT_N: GRUB falls back to the old kernel (kmodguard.boot=fallback)" \
+		console "Command line: .*kmodguard\.boot=fallback"
+	check "boot $BOOT_N: the old kernel builds, reboots" boot_is "$K_OLD" reboot
+	check "boot $BOOT_N: complete records GRUB's fallback" console "recorded fallback: $K_NEW: GRUB booted"
+	check "boot $BOOT_N: complete installs virtio_blk" console "$K_NEW: installed virtio_blk"
+	boot_ended reboot || return 0
+	e2e_boot
+	_e2e_new_kernel_works
+	check "the new kernel booted without its driver exactly once; no GIVING UP; 3 boots" \
+		expect "K_NEW reboots, GIVING UP lines, boots" \
+		"$(grep -c '^boot [0-9]*: K_NEW  reboot' "$E2E_RUN/timeline") $(cat "$E2E_RUN"/boot-*.console | grep -a -c 'GIVING UP') $E2E_BOOTS" "1 0 3"
 }
 
 # Two guarded modules, dm_mod (in-tree in both kernels) and virtio_blk (missing for the new
