@@ -6,7 +6,7 @@
 # console, its end-of-boot report (ttyS1) and the disk image (grubenv, files, the initramfs),
 # never only the harness's own bookkeeping.
 
-E2E_ALL_SCENARIOS="control main main-database database-down compile-error fallback-broken power-cut-guard power-cut-build power-cut-initramfs two-modules unarmed-single"
+E2E_ALL_SCENARIOS="control main main-database database-down compile-error fallback-broken power-cut-guard power-cut-build power-cut-initramfs power-cut-install two-modules unarmed-single config-broken"
 
 e2e_scenario_doc() {
 	case $1 in
@@ -18,11 +18,13 @@ e2e_scenario_doc() {
 	compile-error) echo "the driver source does not compile: stays on the old kernel, pinned, no loop (4 boots)" ;;
 	power-cut-guard) echo "power cut during the guard's grubenv write (split): grubenv whole, the next boots end on a working kernel" ;;
 	power-cut-build) echo "power cut during the driver build: the next boots still end on a working kernel" ;;
+	power-cut-install) echo "power cut while the built module is installed (depmod after the copy): the next boots still end on a working kernel" ;;
 	power-cut-initramfs) echo "power cut during the initramfs rebuild: the next boots still end on a working kernel" ;;
 	proactive) echo "a third kernel + headers installed in the guest: its driver built by the kernel hook, it boots without fallback (5 boots)" ;;
 	database-flaky) echo "the archive answers 500 for one whole run, then the server is healthy: retried on the next run, completes (4 boots)" ;;
 	database-tampered) echo "an index signed by an untrusted key, then an archive with one byte changed: pinned, nothing extracted; a good publication completes (5 boots)" ;;
 	unarmed-single) echo "single layout, installed as README says on a machine whose newest kernel lacks its driver, nothing set by hand: GRUB's automatic trial, one fallback, no loop (3 boots)" ;;
+	config-broken) echo "a syntax error in kmodguard.conf after the images were built: every boot completes, the error names file and line, no loop (3 boots)" ;;
 	two-modules) echo "MODULES names dm_mod (in-tree) and virtio_blk (missing for the new kernel): only virtio_blk is built (3 boots)" ;;
 	package) echo "apt-get install the .deb on the running control image, the story, apt-get purge: the older kernel boots exactly as before (4 boots)" ;;
 	proactive-no-headers) echo "a third kernel without headers: the hook cannot build, the shutdown check pins the good kernel (5 boots)" ;;
@@ -359,6 +361,35 @@ e2e_scenario_unarmed_single() {
 		"$(grep -c '^boot [0-9]*: K_NEW  reboot' "$E2E_RUN/timeline") $(cat "$E2E_RUN"/boot-*.console | grep -a -c 'GIVING UP') $E2E_BOOTS" "1 0 3"
 }
 
+# A syntax error in /etc/kmodguard/kmodguard.conf, made after the images were built (the guard
+# in the initramfs has its own copy, checked when the image was built). Every boot still
+# completes; the post-boot side logs the error with file and line and does nothing else; GRUB's
+# trial keeps the machine on the old kernel after the one fallback.
+e2e_scenario_config_broken() {
+	_e2e_guarded_run
+	_ecb_conf=/etc/kmodguard/kmodguard.conf
+	e2e_root_cat "$_ecb_conf" >"$E2E_RUN/kmodguard.conf"
+	printf 'MODULES="virtio_blk\n' >>"$E2E_RUN/kmodguard.conf"
+	_ecb_line=$(wc -l <"$E2E_RUN/kmodguard.conf")
+	printf 'rm %s\nwrite %s %s\n' "$_ecb_conf" "$E2E_RUN/kmodguard.conf" "$_ecb_conf" >"$E2E_RUN/debugfs.cmd"
+	debugfs -w -f "$E2E_RUN/debugfs.cmd" "$E2E_FS_ROOT" >/dev/null 2>&1
+	e2e_root_cat "$_ecb_conf" | tail -n 1 | grep -qx 'MODULES="virtio_blk' || die "could not break $_ecb_conf on the disk"
+	printf 'before boot 1: %s line %s: MODULES="virtio_blk (unterminated quote)\n' "$_ecb_conf" "$_ecb_line" >>"$E2E_RUN/timeline"
+	_e2e_boot_guard_falls_back || return 0
+	_ecb_n=0
+	while [ "$_ecb_n" -lt 2 ]; do
+		_ecb_n=$((_ecb_n + 1))
+		_e2e_boot_by_itself e2e_boot
+		check "boot $BOOT_N: the old kernel, to the end" boot_is "$K_OLD" poweroff
+		check "boot $BOOT_N: complete names the file and the line" \
+			console "$_ecb_conf:$_ecb_line: .*unterminated quote"
+		check "boot $BOOT_N: report written" e2e_report_complete
+		boot_ended poweroff || return 0
+	done
+	check "the new kernel booted once (the first boot), 3 boots" \
+		expect "K_NEW boots, boots" "$(grep -c '^boot [0-9]*: K_NEW' "$E2E_RUN/timeline") $E2E_BOOTS" "1 3"
+}
+
 # Two guarded modules, dm_mod (in-tree in both kernels) and virtio_blk (missing for the new
 # kernel): the guard names only the missing one, complete builds only it, and in the end both
 # load on the new kernel.
@@ -556,6 +587,11 @@ e2e_scenario_power_cut_guard() {
 
 e2e_scenario_power_cut_build() {
 	_e2e_power_cut build 500 25000
+}
+
+# Between the module's copy and depmod: the cut lands 0-1.5 s after depmod starts.
+e2e_scenario_power_cut_install() {
+	_e2e_power_cut install 0 1500
 }
 
 e2e_scenario_power_cut_initramfs() {
