@@ -146,16 +146,7 @@ e2e_scenario_database_down() {
 	# The database is back: the next boot's completion retries (a failed download always is), builds,
 	# clears the pin and reboots into the new kernel.
 	_e2e_database_serve
-	e2e_boot
-	check "boot $BOOT_N: database back: the old kernel builds and reboots" boot_is "$K_OLD" reboot
-	check "boot $BOOT_N: the guest fetched the source tarball" server_got 'sources/[^ ]*\.tar\.gz'
-	check "boot $BOOT_N: complete installs virtio_blk" console "$K_NEW: installed virtio_blk"
-	check "boot $BOOT_N: pin cleared" env_is kmodguard_pin "<unset>"
-	boot_ended reboot || { _e2e_database_stop; return 0; }
-	e2e_boot
-	_e2e_new_kernel_works
-	check "4 boots in all" expect boots "$E2E_BOOTS" 4
-	_e2e_database_stop
+	_e2e_database_completes 4
 }
 
 
@@ -191,16 +182,7 @@ e2e_scenario_database_flaky() {
 		eval "! e2e_root_exists /lib/modules/$K_NEW/updates/kmodguard/virtio_blk.ko"
 	boot_ended poweroff || { _e2e_database_stop; return 0; }
 	# Powered on again; the server is healthy now.
-	e2e_boot
-	check "boot $BOOT_N: the next run fetches the archive, builds, reboots" boot_is "$K_OLD" reboot
-	check "boot $BOOT_N: the guest fetched the source tarball" server_got 'sources/[^ ]*\.tar\.gz'
-	check "boot $BOOT_N: complete installs virtio_blk" console "$K_NEW: installed virtio_blk"
-	check "boot $BOOT_N: pin cleared" env_is kmodguard_pin "<unset>"
-	boot_ended reboot || { _e2e_database_stop; return 0; }
-	e2e_boot
-	_e2e_new_kernel_works
-	check "4 boots in all" expect boots "$E2E_BOOTS" 4
-	_e2e_database_stop
+	_e2e_database_completes 4
 }
 
 # A hostile database: first an index signed by a key the guest does not trust, then the trusted
@@ -248,14 +230,23 @@ e2e_scenario_database_tampered() {
 	"$_edt_cli" publish --source "$E2E_DRIVER_DIR" --key "$E2E_RUN/keys/e2e.key" --out "$E2E_RUN/db" \
 		>>"$E2E_RUN/publish.log" 2>&1 || die "kmodguard publish failed: $(cat "$E2E_RUN/publish.log")"
 	printf 'before boot %s: served: a good publication (new generation)\n' "$((E2E_BOOTS + 1))" >>"$E2E_RUN/timeline"
+	_e2e_database_completes 5
+}
+
+# _e2e_database_completes BOOTS: the database serves what it should now: this boot (the old
+# kernel) fetches the source, builds, clears the pin and reboots; the next one is the new kernel,
+# working; BOOTS boots in all. Stops the server.
+_e2e_database_completes() {
 	e2e_boot
-	check "boot $BOOT_N: good database: the old kernel builds and reboots" boot_is "$K_OLD" reboot
+	check "boot $BOOT_N: the old kernel fetches the source, builds, reboots" boot_is "$K_OLD" reboot
+	check "boot $BOOT_N: the guest fetched the source tarball" server_got 'sources/[^ ]*\.tar\.gz'
 	check "boot $BOOT_N: complete installs virtio_blk" console "$K_NEW: installed virtio_blk"
 	check "boot $BOOT_N: pin cleared" env_is kmodguard_pin "<unset>"
-	boot_ended reboot || { _e2e_database_stop; return 0; }
-	e2e_boot
-	_e2e_new_kernel_works
-	check "5 boots in all" expect boots "$E2E_BOOTS" 5
+	if boot_ended reboot; then
+		e2e_boot
+		_e2e_new_kernel_works
+		check "$1 boots in all" expect boots "$E2E_BOOTS" "$1"
+	fi
 	_e2e_database_stop
 }
 
