@@ -124,7 +124,6 @@ e2e_scenario_package() {
 	# kmodguard's story, on the state its package created: every boot ends by itself, no
 	# initramfs shell, until the newer kernel runs with the driver kmodguard built; then the
 	# purge (the step script, on that boot).
-	E2E_INSTALL_MARK=E2E-PACKAGE
 	_epk_n=0
 	while [ "$_epk_n" -lt 5 ]; do
 		_epk_n=$((_epk_n + 1))

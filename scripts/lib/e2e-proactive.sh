@@ -148,8 +148,7 @@ _e2e_proactive_start() {
 
 # _e2e_install_boot: the boot that installs the packages (a longer watchdog: two initramfs
 # builds in the guest), its $E2E_INSTALL_MARK marks (E2E-PROACTIVE, E2E-PACKAGE) and the hooks'
-# lines into the timeline.
-E2E_INSTALL_MARK=E2E-PROACTIVE
+# lines into the timeline. Each scenario sets E2E_INSTALL_MARK before its first install boot.
 _e2e_install_boot() {
 	_eib_timeout=$E2E_BOOT_TIMEOUT
 	[ "$E2E_BOOT_TIMEOUT" -ge "$E2E_INSTALL_BOOT_TIMEOUT" ] || E2E_BOOT_TIMEOUT=$E2E_INSTALL_BOOT_TIMEOUT
@@ -222,6 +221,7 @@ env_empty() {
 # the checks both scenarios share. Sets K3, P_K3.
 _e2e_proactive_common() {
 	K3=$E2E_K3
+	E2E_INSTALL_MARK=E2E-PROACTIVE
 	_e2e_proactive_start || return 1
 	case $K3 in "$K_OLD" | "$K_NEW") die "E2E_K3 must differ from both image kernels ($K_OLD, $K_NEW)" ;; esac
 	# Its full menu path, derived independently of the guest: same submenu, same fs uuid.
