@@ -116,6 +116,11 @@ if embedded {
             swiftSettings: strictSwift
         ),
         .testTarget(
+            name: "KmodguardSystemTests",
+            dependencies: ["KmodguardSystem"],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
             name: "KmodguardCompletionTests",
             dependencies: ["KmodguardCompletion"],
             swiftSettings: strictSwift

@@ -90,3 +90,9 @@ void kg_sleep_ms(int milliseconds) {
 }
 
 const char *kg_dirent_name(const struct dirent *entry) { return entry->d_name; }
+
+int kg_posix_lock_holder(int fd) {
+    struct flock query = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0 };
+    if (fcntl(fd, F_GETLK, &query) != 0) return -1;
+    return query.l_type == F_UNLCK ? 0 : (int)query.l_pid;
+}

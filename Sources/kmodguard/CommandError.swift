@@ -12,6 +12,7 @@ enum CommandError: Error, CustomStringConvertible {
     case config(ConfigError)
     case corruptState(path: String, reason: String)
     case launch(CommandLaunchError)
+    case busy(FileLockError)
 
     var description: String {
         switch self {
@@ -26,6 +27,10 @@ enum CommandError: Error, CustomStringConvertible {
         case .corruptState(let path, let reason):
             return path + " is not readable kmodguard state (" + reason + "); move it aside and run kmodguard complete again"
         case .launch(let error): return error.description
+        case .busy(let error):
+            guard case .timedOut = error else { return error.description }
+            return error.description + ": another kmodguard run (complete or a kernel hook) has not finished; see "
+                + "journalctl -u kmodguard-complete.service, or remove the lock file only if no kmodguard process runs"
         case .config(let error): return error.description + "\nFix " + (error.issues.first?.file ?? "the configuration") + " (see kmodguard.conf(5))"
         }
     }

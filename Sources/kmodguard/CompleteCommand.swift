@@ -43,6 +43,8 @@ struct CompleteCommand: ParsableCommand {
     func complete() throws {
         let logger = Logger(label: "kmodguard")
         let context = CommandContext(root: global.systemRoot)
+        // Taken before the snapshot: a run that waited sees what the other run left.
+        let lock = try StateLock.acquire(root: context.root, logger: logger)
         let snapshot = try SystemSnapshot.take(context: context, kernelOverride: running)
         let store = StateStore(root: context.root)
         var completion = CompletionRun(steps: LiveCompletionSteps(context: context, snapshot: snapshot), snapshot: snapshot,
@@ -52,10 +54,18 @@ struct CompleteCommand: ParsableCommand {
         try store.save(completion.state)
         try applyGrubChanges(completion.grubChanges, snapshot: snapshot, logger: logger)
         exportMetrics(context: context, config: snapshot.config, logger: logger)
+        // Released before waiting for dpkg: a kernel hook that dpkg runs may be waiting for it.
+        lock.release()
 
         if let kernel = completion.rebootInto {
             if noReboot || hook || !context.root.isHost {
                 logger.notice("not rebooting into \(kernel.string) (--no-reboot or --root)")
+            } else if let holder = packageManagerStillRunning(logger: logger) {
+                logger.warning("""
+                    not rebooting into \(kernel.string): a package manager (pid \(holder)) has been running for \
+                    \(Self.packageManagerWaitSeconds / 60) minutes; a reboot now could leave packages half-configured. \
+                    The next reboot boots \(kernel.string) (next_entry is set, GRUB's trial armed)
+                    """)
             } else {
                 logger.notice("rebooting into \(kernel.string)")
                 // --no-block: a blocking `systemctl reboot` from inside kmodguard-complete.service
@@ -70,6 +80,20 @@ struct CompleteCommand: ParsableCommand {
             }
         }
         if completion.failures > 0 && !hook { throw ExitCode.failure }
+    }
+
+    /// How long a reboot waits for dpkg or apt to finish (a kernel package's hooks rebuild
+    /// initramfs images and may build drivers: minutes).
+    static let packageManagerWaitSeconds = 30 * 60
+
+    /// Waits while dpkg or apt holds its lock (the reboot would interrupt it); returns the
+    /// holder's pid if it still runs after the wait.
+    func packageManagerStillRunning(logger: Logger) -> Int32? {
+        let holder = FileLock.waitForPosixLocks(["/var/lib/dpkg/lock-frontend", "/var/lib/dpkg/lock"],
+                                                timeoutSeconds: Self.packageManagerWaitSeconds) { pid in
+            logger.notice("waiting for the package manager (pid \(pid)) to finish before rebooting")
+        }
+        return holder > 0 ? holder : nil
     }
 
     /// The status after this run, as Prometheus metrics (METRICS_FILE): read again, so the

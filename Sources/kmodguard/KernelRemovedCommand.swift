@@ -13,8 +13,9 @@ struct KernelRemovedCommand: ParsableCommand {
         discussion: """
         Run by /etc/kernel/postrm.d/zz-kmodguard. GRUB 2.06 silently boots its first entry when \
         a pin or good entry names a menu entry that no longer exists, which may be exactly the \
-        kernel without a driver; so kmodguard_pin, kmodguard_good_entry, kmodguard_last_good and \
-        a trial that name KVER are removed, and so is KVER's record in state.json. Never fails \
+        kernel without a driver; so a kmodguard_pin or kmodguard_good_entry that names KVER moves \
+        to the newest other kernel whose driver works (or is removed when there is none), \
+        kmodguard_last_good and a trial of KVER are removed, and so is KVER's record in state.json. Never fails \
         the package removal: exit 0 unless the arguments are wrong.
         """
     )
@@ -35,14 +36,20 @@ struct KernelRemovedCommand: ParsableCommand {
 
     func forget(_ release: KernelRelease, logger: Logger) throws {
         let context = CommandContext(root: global.systemRoot)
-        let config = try context.loadConfig()
-        let file = GrubEnvFile(path: context.root.path(config.grubenv))
+        let lock = try StateLock.acquire(root: context.root, logger: logger)
+        defer { lock.release() }
+        let snapshot = try SystemSnapshot.take(context: context)
+        let candidates = snapshot.kernels.map {
+            KernelRemoval.Candidate(kernel: $0, entryPath: snapshot.menu.entry(for: $0)?.path, hasDriver: snapshot.hasDriver($0))
+        }
+        let replacement = KernelRemoval.replacement(removing: release, candidates: candidates)
+        let file = GrubEnvFile(path: snapshot.grubenvPath)
         if case .success(var block) = file.load(createIfMissing: false) {
-            let changes = KernelRemoval.changes(removing: release, grub: GrubState(block))
+            let changes = KernelRemoval.changes(removing: release, grub: GrubState(block), replacement: replacement)
             if !changes.isEmpty {
                 try block.apply(changes)
                 if let error = file.save(block) { throw CommandError.grubenv(error) }
-                logger.notice("kernel \(release.string) removed: unset \(changes.map(\.name).joined(separator: " "))")
+                logger.notice("kernel \(release.string) removed: \(changes.map { $0.name + ($0.value.map { "=" + $0 } ?? " unset") }.joined(separator: ", "))")
             }
         }
         let store = StateStore(root: context.root)

@@ -150,4 +150,41 @@ import Testing
         // 6.1.0-5 is not 6.1.0-55.
         #expect(KernelRemoval.changes(removing: KernelRelease("6.1.0-5-cloud-amd64")!, grub: GrubState(block)).isEmpty)
     }
+
+    /// Issue 13, kernel-removed-while-pinned: removing the pinned kernel while the default one
+    /// still fails must keep GRUB on a working kernel, not drop the pin (GRUB would boot the
+    /// failing default again).
+    @Test func aPinOnTheRemovedKernelMovesToTheNewestOtherWorkingKernel() throws {
+        let gone = KernelRelease("6.1.0-56-cloud-amd64")!
+        var block = GrubEnvBlock()
+        try block.apply(assignments: [
+            "kmodguard_pin=adv>gnulinux-6.1.0-56-cloud-amd64-advanced-u",
+            "kmodguard_good_entry=adv>gnulinux-6.1.0-56-cloud-amd64-advanced-u",
+            "kmodguard_last_good=6.1.0-56-cloud-amd64",
+        ])
+        let candidates: [KernelRemoval.Candidate] = [
+            .init(kernel: KernelRelease("6.1.0-57-cloud-amd64")!, entryPath: "adv>gnulinux-6.1.0-57-cloud-amd64-advanced-u", hasDriver: false),
+            .init(kernel: gone, entryPath: "adv>gnulinux-6.1.0-56-cloud-amd64-advanced-u", hasDriver: true),
+            .init(kernel: KernelRelease("6.1.0-54-cloud-amd64")!, entryPath: "adv>gnulinux-6.1.0-54-cloud-amd64-advanced-u", hasDriver: true),
+            .init(kernel: KernelRelease("6.1.0-53-cloud-amd64")!, entryPath: "adv>gnulinux-6.1.0-53-cloud-amd64-advanced-u", hasDriver: true),
+        ]
+        let replacement = KernelRemoval.replacement(removing: gone, candidates: candidates)
+        #expect(replacement == "adv>gnulinux-6.1.0-54-cloud-amd64-advanced-u")
+        #expect(KernelRemoval.changes(removing: gone, grub: GrubState(block), replacement: replacement) == [
+            .set("kmodguard_pin", "adv>gnulinux-6.1.0-54-cloud-amd64-advanced-u"),
+            .set("kmodguard_good_entry", "adv>gnulinux-6.1.0-54-cloud-amd64-advanced-u"),
+            .unset("kmodguard_last_good"),
+        ])
+    }
+
+    @Test(arguments: [
+        // No other kernel has its driver, or none has a menu entry: nothing to move to.
+        [KernelRemoval.Candidate(kernel: KernelRelease("6.1.0-57-cloud-amd64")!, entryPath: "adv>e57", hasDriver: false)],
+        [KernelRemoval.Candidate(kernel: KernelRelease("6.1.0-54-cloud-amd64")!, entryPath: nil, hasDriver: true)],
+        [],
+    ])
+    func withoutAWorkingKernelThePinIsDropped(candidates: [KernelRemoval.Candidate]) {
+        let gone = KernelRelease("6.1.0-56-cloud-amd64")!
+        #expect(KernelRemoval.replacement(removing: gone, candidates: candidates) == nil)
+    }
 }

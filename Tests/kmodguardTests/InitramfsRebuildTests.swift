@@ -139,6 +139,80 @@ import Testing
         #expect(scratch.strayFiles() == [])
     }
 
+    /// Issue 13, boot-full: a /boot without room for the new image next to the old one is
+    /// refused before the generator runs, naming the bytes needed and free.
+    @Test func aFullBootIsRefusedBeforeTheGeneratorRuns() throws {
+        let scratch = try InitramfsScratchRoot()
+        defer { scratch.remove() }
+        let runner = InitramfsFakeRunner()
+        var initramfs = scratch.initramfs(runner)
+        let oldSize = UInt64(InitramfsScratchRoot.oldImage.count)
+        let needed = oldSize + oldSize / 20
+        initramfs.freeBytes = { _ in .success(needed - 1) }
+
+        let failure = try expectFailure { try initramfs.rebuild(kernel: scratch.kernel, requiredModules: ["kmodguard_fixture"]) }
+
+        guard case .noSpace(let kernel, let shortage, nil, []) = failure else {
+            Issue.record("unexpected \(failure)")
+            return
+        }
+        #expect(kernel == InitramfsScratchRoot.kernelName)
+        #expect(shortage == InitramfsSpace.Shortage(directory: scratch.boot, neededBytes: needed, freeBytes: needed - 1,
+                                                   basis: scratch.image, basisBytes: oldSize))
+        #expect(failure.description.hasPrefix("no room for \(InitramfsScratchRoot.kernelName)'s new initramfs: \(scratch.boot) has \(needed - 1) bytes free"))
+        #expect(failure.description.contains("about \(needed) bytes"))
+        #expect(failure.description.contains("the old image is unchanged"))
+        #expect(runner.commands.isEmpty)
+        #expect(scratch.bytes(scratch.image) == InitramfsScratchRoot.oldImage)
+        #expect(scratch.strayFiles() == [])
+    }
+
+    /// The generator ran out of space itself (the estimate was short, or something else filled
+    /// /boot meanwhile): still reported as no room, with the generator's output.
+    @Test func aGeneratorFailingOnAFullBootIsReportedAsNoRoom() throws {
+        let scratch = try InitramfsScratchRoot()
+        defer { scratch.remove() }
+        let runner = InitramfsFakeRunner()
+        runner.builderStatus = 1
+        runner.output = "cpio: write error: No space left on device\n"
+        var initramfs = scratch.initramfs(runner)
+        let free = LockedFreeBytes(values: [1 << 30, 3])
+        initramfs.freeBytes = { _ in .success(free.next()) }
+
+        let failure = try expectFailure { try initramfs.rebuild(kernel: scratch.kernel, requiredModules: ["kmodguard_fixture"]) }
+
+        guard case .noSpace(_, let shortage, let log?, let lastLines) = failure else {
+            Issue.record("unexpected \(failure)")
+            return
+        }
+        #expect(shortage.freeBytes == 3)
+        #expect(lastLines == ["cpio: write error: No space left on device"])
+        #expect(failure.description.contains("Generator output: " + log))
+        #expect(scratch.bytes(scratch.image) == InitramfsScratchRoot.oldImage)
+        #expect(scratch.strayFiles() == [])
+    }
+
+    @Test(arguments: [
+        ("initrd.img-6.1.0-56-cloud-amd64", true), ("initramfs-6.1.0-56-cloud-amd64.img", true),
+        ("initrd.img-6.1.0-56-cloud-amd64.kmodguard-new", false), ("vmlinuz-6.1.0-56-cloud-amd64", false),
+        ("initramfs-6.1.0-56-cloud-amd64.img.kmodguard-new.42", false),
+    ])
+    func imageNames(name: String, isImage: Bool) {
+        #expect(InitramfsSpace.isImageName(name) == isImage)
+    }
+
+    /// A first image is estimated from the largest image already there.
+    @Test func aFirstImageIsEstimatedFromTheLargestOtherImage() throws {
+        let scratch = try InitramfsScratchRoot(oldImage: false, stale: true)
+        defer { scratch.remove() }
+        try scratch.write(String(repeating: "x", count: 100), to: "/boot/initrd.img-6.1.0-40-cloud-amd64")
+        try scratch.write(String(repeating: "x", count: 300), to: "/boot/initrd.img-6.1.0-41-cloud-amd64")
+        let space = InitramfsSpace(image: scratch.image, directory: scratch.boot, freeBytes: { _ in .success(314) })
+        #expect(space.sizeBasis()! == (scratch.boot + "/initrd.img-6.1.0-41-cloud-amd64", 300))
+        #expect(space.shortage()?.neededBytes == 315)
+        #expect(InitramfsSpace(image: scratch.image, directory: scratch.boot, freeBytes: { _ in .success(315) }).shortage() == nil)
+    }
+
     @Test func aTimeoutKeepsTheOldImage() throws {
         let scratch = try InitramfsScratchRoot()
         defer { scratch.remove() }
@@ -283,4 +357,18 @@ func expectFailure<T>(sourceLocation: SourceLocation = #_sourceLocation,
 struct InitramfsTestError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
+}
+
+/// Free-space answers in order, the last one repeated (a @Sendable closure needs a reference).
+final class LockedFreeBytes: @unchecked Sendable {
+    private var values: [UInt64]
+    private let lock = NSLock()
+
+    init(values: [UInt64]) { self.values = values }
+
+    func next() -> UInt64 {
+        lock.lock()
+        defer { lock.unlock() }
+        return values.count > 1 ? values.removeFirst() : values[0]
+    }
 }

@@ -17,7 +17,9 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/types.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -39,6 +41,10 @@ void kg_sleep_ms(int milliseconds);
 
 /* signal(sig, SIG_IGN): SIG_IGN is a cast macro Swift cannot import. 0, or -1 with errno. */
 static inline int kg_ignore_signal(int sig) { return signal(sig, SIG_IGN) == SIG_ERR ? -1 : 0; }
+
+/* The pid holding a conflicting fcntl (POSIX) write lock on fd's whole file, as dpkg and apt
+ * lock theirs; 0 when none, -1 with errno on failure (fcntl is variadic). */
+int kg_posix_lock_holder(int fd);
 
 /* d_type of a dirent without exposing the struct layout. */
 const char *kg_dirent_name(const struct dirent *entry);

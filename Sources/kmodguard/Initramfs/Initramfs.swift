@@ -17,6 +17,8 @@ struct Initramfs: Sendable {
     var generatorTimeoutSeconds = 1800
     var listerTimeoutSeconds = 300
     var lockTimeoutSeconds = 1800
+    /// Free bytes of a directory's filesystem (tests make a full /boot with it).
+    var freeBytes: @Sendable (String) -> Result<UInt64, SystemError> = FilesystemSpace.freeBytes
 
     init(root: SystemRoot, generator: InitramfsGenerator, runner: any ProcessRunning = LiveProcessRunner(),
          imageDirectory: String? = nil, logDirectory: String? = nil) {
@@ -70,9 +72,20 @@ struct Initramfs: Sendable {
         guard let output = generator.builder.visiblePath(staged.temporary) else {
             throw .imageOutsideRoot(image: image, root: root.path("/"))
         }
-        let lock = try InitramfsLock.acquire(logDirectory + "/initramfs-" + kernel.string + ".lock", timeoutSeconds: lockTimeoutSeconds)
+        // A second run must not remove the first one's temporary file as stale, nor rename over
+        // an image the first is verifying.
+        let lock: FileLock
+        switch FileLock.acquire(logDirectory + "/initramfs-" + kernel.string + ".lock", timeoutSeconds: lockTimeoutSeconds) {
+        case .success(let taken): lock = taken
+        case .failure(.timedOut(let path, _, _)): throw .busy(lock: path)
+        case .failure(.system(let error)): throw .system(error)
+        }
         defer { lock.release() }
         if let error = staged.removeStale() { throw .system(error) }
+        // The new image is written next to the old one: refuse early, before minutes of
+        // generator work, when it cannot fit.
+        let space = InitramfsSpace(image: image, directory: imageDirectory, freeBytes: freeBytes)
+        if let shortage = space.shortage() { throw .noSpace(kernel: kernel.string, shortage, log: nil, lastLines: []) }
 
         let log = InitramfsLog(path: logPath(for: kernel))
         var command = generator.builder.command(generator.kind.buildArguments(output: output, kernel: kernel.string))
@@ -96,6 +109,10 @@ struct Initramfs: Sendable {
         guard built.succeeded, case .success(true) = wrote else {
             staged.discard()
             var lastLines = log.lastLines(15)
+            if let shortage = space.shortage() {
+                log.append(InitramfsLog.notePrefix + shortage.description + "\n")
+                throw .noSpace(kernel: kernel.string, shortage, log: log.path, lastLines: lastLines)
+            }
             if built.succeeded { lastLines.append("(it wrote no image to " + staged.temporary + ")") }
             throw .generatorFailed(command: command.description, status: built.status, timedOut: built.timedOut,
                                    log: log.path, lastLines: lastLines)

@@ -23,6 +23,8 @@ enum InitramfsFailure: Error, CustomStringConvertible {
     case modulesMissing(
         kernel: String, image: String, imageExisted: Bool, check: InitramfsModuleCheck,
         generator: InitramfsGeneratorKind, hook: String, hookInstalled: Bool, config: String, log: String)
+    /// The image directory's filesystem cannot hold the new image next to the old one.
+    case noSpace(kernel: String, InitramfsSpace.Shortage, log: String?, lastLines: [String])
     case system(SystemError)
 
     /// The log with the generator's output, when the generator ran.
@@ -31,6 +33,7 @@ enum InitramfsFailure: Error, CustomStringConvertible {
         case .launch(_, let log): return log
         case .generatorFailed(_, _, _, let log, _): return log
         case .modulesMissing(_, _, _, _, _, _, _, _, let log): return log
+        case .noSpace(_, _, let log, _): return log
         default: return nil
         }
     }
@@ -84,6 +87,11 @@ enum InitramfsFailure: Error, CustomStringConvertible {
                     + ": install it (scripts/install) and rebuild. Generator output: " + log)
             }
             return lines.joined(separator: "; ")
+        case .noSpace(let kernel, let shortage, let log, let lastLines):
+            return "no room for " + kernel + "'s new initramfs: " + shortage.description
+                + "; the old image is unchanged. Free space there (apt-get autoremove --purge removes old kernels); "
+                + "kmodguard retries on its next run" + (log.map { ". Generator output: " + $0 } ?? "")
+                + (lastLines.isEmpty ? "" : "\nLast lines:\n" + lastLines.map { "  " + $0 }.joined(separator: "\n"))
         case .system(let error):
             return error.description
         }

@@ -1,0 +1,120 @@
+import CSystem
+public import KmodguardCore
+
+/// An exclusive `flock(2)` on a file, held until `release()` or the end of the process. The
+/// completion service, the kernel hooks and initramfs rebuilds serialise through these; the
+/// holder writes its pid into the file so a waiter can say whom it waits for.
+public final class FileLock {
+    public let path: String
+    private var fd: Int32
+
+    private init(path: String, fd: Int32) {
+        self.path = path
+        self.fd = fd
+    }
+
+    /// Takes the lock, creating the file; waits at most `timeoutSeconds` for another holder.
+    /// `waiting` is called once, with the holder's pid (0 when unknown), if the lock is busy.
+    public static func acquire(_ path: String, timeoutSeconds: Int, waiting: (Int32) -> Void = { _ in })
+        -> Result<FileLock, FileLockError> {
+        let fd = kg_open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o644)
+        guard fd >= 0 else { return .failure(.system(Files.lastError("open", path))) }
+        let start = kg_monotonic_ms()
+        var told = false
+        while flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            let code = kg_errno()
+            guard code == EWOULDBLOCK || code == EINTR else {
+                let error = Files.lastError("flock", path)
+                close(fd)
+                return .failure(.system(error))
+            }
+            let holder = recordedHolder(path)
+            if !told {
+                waiting(holder)
+                told = true
+            }
+            if kg_monotonic_ms() - start >= Int64(timeoutSeconds) * 1000 {
+                close(fd)
+                return .failure(.timedOut(path: path, holder: holder, seconds: timeoutSeconds))
+            }
+            kg_sleep_ms(100)
+        }
+        // Informational only: the flock is the lock, whatever the file says.
+        if ftruncate(fd, 0) == 0 {
+            _ = Files.writeAll(fd, Array((String(getpid()) + "\n").utf8), path: path)
+        }
+        return .success(FileLock(path: path, fd: fd))
+    }
+
+    public func release() {
+        if fd >= 0 { close(fd) }
+        fd = -1
+    }
+
+    deinit { release() }
+
+    /// The pid the holder wrote into `path`, 0 when there is none.
+    static func recordedHolder(_ path: String) -> Int32 {
+        guard case .success(let bytes) = Files.read(path, limit: 32) else { return 0 }
+        let text = String(decoding: bytes, as: UTF8.self)
+        var digits = ""
+        for character in text {
+            guard character >= "0" && character <= "9" else { break }
+            digits.append(character)
+        }
+        return Int32(digits) ?? 0
+    }
+
+    /// The pid holding a POSIX (`fcntl`) write lock on `path`, as dpkg holds
+    /// `/var/lib/dpkg/lock` while it runs; 0 when nobody does or the file does not exist.
+    public static func posixLockHolder(_ path: String) -> Result<Int32, SystemError> {
+        let fd = kg_open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW, 0)
+        guard fd >= 0 else {
+            if kg_errno() == ENOENT { return .success(0) }
+            return .failure(Files.lastError("open", path))
+        }
+        defer { close(fd) }
+        let holder = kg_posix_lock_holder(fd)
+        guard holder >= 0 else { return .failure(Files.lastError("fcntl F_GETLK", path)) }
+        return .success(holder)
+    }
+
+    /// Waits until nobody holds a POSIX write lock on any of `paths`, at most `timeoutSeconds`;
+    /// returns 0 then, else the pid still holding one. `waiting` is called once if one is held.
+    public static func waitForPosixLocks(_ paths: [String], timeoutSeconds: Int, waiting: (Int32) -> Void = { _ in }) -> Int32 {
+        let start = kg_monotonic_ms()
+        var told = false
+        while true {
+            var holder: Int32 = 0
+            for path in paths {
+                if case .success(let pid) = posixLockHolder(path), pid > 0 {
+                    holder = pid
+                    break
+                }
+            }
+            guard holder > 0 else { return 0 }
+            if !told {
+                waiting(holder)
+                told = true
+            }
+            if kg_monotonic_ms() - start >= Int64(timeoutSeconds) * 1000 { return holder }
+            kg_sleep_ms(1000)
+        }
+    }
+}
+
+/// Why a `FileLock` was not taken.
+public enum FileLockError: Error, Equatable, Sendable, CustomStringConvertible {
+    case system(SystemError)
+    /// Another process held the lock for the whole wait; `holder` is its recorded pid, or 0.
+    case timedOut(path: String, holder: Int32, seconds: Int)
+
+    public var description: String {
+        switch self {
+        case .system(let error): return error.description
+        case .timedOut(let path, let holder, let seconds):
+            return path + " is still locked after " + String(seconds) + " s"
+                + (holder > 0 ? " (held by pid " + String(holder) + ")" : "")
+        }
+    }
+}
