@@ -148,6 +148,13 @@ struct StatusReport: Codable, Equatable {
                 kernel.message = record?.message
             } else if let record, record.state == "initramfs" {
                 kernel.inInitramfs = true
+            } else if let record, record.state == "failed" {
+                // The module resolves but the run failed after installing it: the initramfs
+                // was not rebuilt (no room in /boot, a failing generator), so it cannot boot yet.
+                kernel.driver = .failed
+                kernel.inInitramfs = false
+                kernel.log = record.log
+                kernel.message = record.message
             }
             kernels.append(kernel)
         }
@@ -180,6 +187,9 @@ struct StatusReport: Codable, Equatable {
             summary = "OK: every installed kernel has " + snapshot.config.modules.joined(separator: " ")
         } else {
             summary = "ATTENTION: " + broken.map { kernel in
+                if kernel.missingModules.isEmpty {
+                    return kernel.release + "'s driver is installed but not in its initramfs (" + (kernel.message ?? "rebuild failed") + ")"
+                }
                 var text = kernel.release + " has no working " + kernel.missingModules.joined(separator: " ") + " (" + kernel.driver.rawValue
                 if let error = kernel.firstError { text += ": " + error }
                 return text + ")"

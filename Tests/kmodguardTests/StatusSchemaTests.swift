@@ -52,6 +52,9 @@ import Testing
         Machine(name: "download-failed", driver: .unavailable(message: "driver database: http://db.example/sources/virtio_blk.tar.gz: download failed: HTTP status 500 (gave up after 4 attempts)")),
         Machine(name: "excluded", driver: .excluded("BUILD_EXCLUSIVE_KERNEL=^5 does not match 6.1.0-56-cloud-amd64")),
         Machine(name: "initramfs-failed", initramfs: .failed(message: "mkinitramfs exited with status 1", log: "/var/lib/kmodguard/logs/initramfs.log")),
+        Machine(name: "boot-full", initramfs: .failed(
+            message: "no room for 6.1.0-56-cloud-amd64's new initramfs: /boot has 1048576 bytes free (1.0 MiB), about 33554432 bytes (32.0 MiB) are needed",
+            log: nil), runs: 2),
         Machine(name: "initramfs-skipped", initramfs: .skipped("no initramfs generator")),
         Machine(name: "driver-vanished", recorded: "initramfs"),
         Machine(name: "guard-fallback-pending", grubenv: ["kmodguard_failed=\(new)", "kmodguard_reason=virtio_blk: not found", "kmodguard_attempts=1"]),
@@ -131,7 +134,10 @@ import Testing
             block = changed
             // What the run left on disk: an installed driver resolves, a rebuilt image is fresh.
             if run.steps.built.contains(new), steps.driver[new] == nil { newHasDriver = true }
-            if run.steps.rebuilt.contains(new) { stale = false }
+            if run.steps.rebuilt.contains(new) {
+                // A failed rebuild leaves the old image: older than the installed driver.
+                if case .verified = steps.initramfs { stale = false } else if newHasDriver { stale = true }
+            }
             result.append(try sample("after-complete-\(index)"))
         }
         return result
@@ -196,6 +202,25 @@ import Testing
                 let metrics = sample.report.metrics(lastRunSeconds: 1_795_000_000).prometheusText
                 try Data(metrics.utf8).write(to: URL(fileURLWithPath: directory + "/" + sample.name + ".prom"))
             }
+        }
+    }
+
+    /// Issue 13, boot-full: the driver got installed, the initramfs could not be rebuilt: status
+    /// says the kernel cannot boot yet and why (bytes needed and free), not "installed".
+    @Test func aDriverMissingFromItsInitramfsIsNotOk() throws {
+        let machine = try #require(Self.machines.first { $0.name == "boot-full" })
+        let samples = try Self.samples(machine)
+        for sample in samples.dropFirst() {
+            let report = sample.report
+            let kernel = try #require(report.kernels.first { $0.release == Self.new.string })
+            #expect(kernel.driver == .failed, "\(sample.name)")
+            #expect(kernel.inInitramfs == false)
+            #expect(kernel.missingModules == [])
+            #expect(kernel.message?.contains("/boot has 1048576 bytes free (1.0 MiB), about 33554432 bytes") == true)
+            #expect(!report.ok)
+            #expect(report.pin == Self.oldEntry)
+            #expect(report.summary.hasPrefix("ATTENTION: 6.1.0-56-cloud-amd64's driver is installed but not in its initramfs (initramfs: no room for"))
+            #expect(report.text.contains("      initramfs: no room for 6.1.0-56-cloud-amd64's new initramfs: /boot has 1048576 bytes free"))
         }
     }
 
