@@ -6,7 +6,16 @@
 # console, its end-of-boot report (ttyS1) and the disk image (grubenv, files, the initramfs),
 # never only the harness's own bookkeeping.
 
-E2E_ALL_SCENARIOS="control main main-database database-down compile-error fallback-broken power-cut-guard power-cut-build power-cut-initramfs power-cut-install two-modules unarmed-single config-broken"
+E2E_ALL_SCENARIOS="control main main-database database-down compile-error fallback-broken power-cut-guard power-cut-build power-cut-initramfs power-cut-install two-modules unarmed-single config-broken boot-full"
+
+# e2e_not_applicable SCENARIO LAYOUT: why SCENARIO cannot run in LAYOUT; nothing when it can.
+e2e_not_applicable() {
+	case $1:$2 in
+	power-cut-guard:single) echo "the guard cannot reach grubenv there: it writes nothing to cut" ;;
+	unarmed-single:split) echo "the guard writes grubenv there" ;;
+	boot-full:single) echo "/boot is not a filesystem of its own there" ;;
+	esac
+}
 
 e2e_scenario_doc() {
 	case $1 in
@@ -26,6 +35,7 @@ e2e_scenario_doc() {
 	unarmed-single) echo "single layout, installed as README says on a machine whose newest kernel lacks its driver, nothing set by hand: GRUB's automatic trial, one fallback, no loop (3 boots)" ;;
 	config-broken) echo "a syntax error in kmodguard.conf after the images were built: every boot completes, the error names file and line, no loop (3 boots)" ;;
 	two-modules) echo "MODULES names dm_mod (in-tree) and virtio_blk (missing for the new kernel): only virtio_blk is built (3 boots)" ;;
+	boot-full) echo "/boot without room for the new initramfs: refused before the generator runs, old image intact, pinned, status says bytes needed and free; room made, completes (4 boots)" ;;
 	package) echo "apt-get install the .deb on the running control image, the story, apt-get purge: the older kernel boots exactly as before (4 boots)" ;;
 	proactive-no-headers) echo "a third kernel without headers: the hook cannot build, the shutdown check pins the good kernel (5 boots)" ;;
 	esac
@@ -485,6 +495,89 @@ e2e_scenario_compile_error() {
 	done
 	check "4 boots in all, the new kernel booted once" \
 		expect boots "$E2E_BOOTS $(grep -c "^boot [0-9]*: K_NEW" "$E2E_RUN/timeline")" "4 1"
+}
+
+# _e2e_fill_boot IMAGE: a file of random bytes (debugfs would store zeros as holes) on the run's
+# /boot filesystem that leaves it about half of IMAGE's size free: less than a rebuilt IMAGE
+# needs next to the old one. Prints the bytes left free.
+_e2e_fill_boot() {
+	debugfs -R stats "$E2E_FS_BOOT" >"$E2E_RUN/boot-stats" 2>/dev/null
+	_efb_bs=$(awk -F: '/^Block size:/ { gsub(/ /, "", $2); print $2; exit }' "$E2E_RUN/boot-stats")
+	_efb_free=$(awk -F: '/^Free blocks:/ { gsub(/ /, "", $2); print $2; exit }' "$E2E_RUN/boot-stats")
+	_efb_size=$(debugfs -R "stat $1" "$E2E_FS_BOOT" 2>/dev/null | sed -n 's/.*Size: \([0-9][0-9]*\).*/\1/p' | head -n 1)
+	case "$_efb_bs:$_efb_free:$_efb_size" in
+	:* | *::* | *:) die "cannot read /boot's free blocks or $1's size" ;;
+	esac
+	_efb_blocks=$((_efb_free - _efb_size / 2 / _efb_bs))
+	[ "$_efb_blocks" -gt 0 ] || die "/boot has less room than half of $1 already"
+	head -c "$((_efb_blocks * _efb_bs))" /dev/urandom >"$E2E_RUN/filler"
+	debugfs -w -R "write $E2E_RUN/filler /e2e-filler" "$E2E_FS_BOOT" >"$E2E_RUN/debugfs.log" 2>&1
+	rm -f "$E2E_RUN/filler"
+	_efb_left=$(($(debugfs -R stats "$E2E_FS_BOOT" 2>/dev/null | awk -F: '/^Free blocks:/ { gsub(/ /, "", $2); print $2; exit }') * _efb_bs))
+	[ "$_efb_left" -lt "$_efb_size" ] || die "could not fill /boot ($E2E_RUN/debugfs.log)"
+	printf 'before boot 1: /boot filled (/e2e-filler): %s bytes free, %s is %s bytes\n' "$_efb_left" "$1" "$_efb_size" \
+		>>"$E2E_RUN/timeline"
+	printf '%s\n' "$_efb_left"
+}
+
+# boot_leftovers: /boot on the disk holds no kmodguard temporary image.
+boot_leftovers() {
+	! debugfs -R "ls -l $E2E_BOOT_PREFIX/" "$E2E_FS_BOOT" 2>/dev/null | grep -F '.kmodguard-new'
+}
+
+# Issue 13: /boot without room for the new kernel's rebuilt initramfs next to its old image. The
+# driver builds and installs; the rebuild is refused before the generator runs; the old image
+# stays byte for byte, the old kernel stays pinned, status names the bytes needed and free. Then
+# the admin makes room, and the next boot completes by itself.
+e2e_scenario_boot_full() {
+	[ "$SC_LAYOUT" = split ] || die "boot-full needs the split layout (/boot of its own; scripts/e2e skips it for single)"
+	_e2e_guarded_run
+	_ebf_image=$E2E_BOOT_PREFIX/initrd.img-$K_NEW
+	_ebf_before=$(debugfs -R "cat $_ebf_image" "$E2E_FS_BOOT" 2>/dev/null | sha256sum)
+	_ebf_free=$(_e2e_fill_boot "$_ebf_image")
+	log "/boot filled: $_ebf_free bytes free"
+	_e2e_boot_guard_falls_back || return 0
+
+	# Boot 2: the old kernel builds and installs the driver; the new image cannot be written.
+	e2e_boot
+	check "boot $BOOT_N: the old kernel boots to the end (no reboot)" boot_is "$K_OLD" poweroff
+	check "boot $BOOT_N: complete installs virtio_blk for the new kernel" console "$K_NEW: installed virtio_blk"
+	check "boot $BOOT_N: the rebuild is refused: bytes free and needed in /boot" \
+		console "$K_NEW: initramfs rebuild failed, the old image is kept: no room for $K_NEW's new initramfs: /boot has [0-9]+ bytes free .*, about [0-9]+ bytes .* are needed"
+	check "boot $BOOT_N: the driver was built (E2E-MARK build)" grep -q 'E2E-MARK build ' "$BOOT_REPORT"
+	check "boot $BOOT_N: the initramfs generator never started" eval "! grep 'E2E-MARK initramfs ' '$BOOT_REPORT'"
+	check "boot $BOOT_N: complete pins the old kernel" console "pinned $P_OLD"
+	check "boot $BOOT_N: grubenv kmodguard_pin = old kernel" env_is kmodguard_pin "$P_OLD"
+	check "boot $BOOT_N: no next_entry" env_is next_entry ""
+	check "boot $BOOT_N: report written" e2e_report_complete
+	check "boot $BOOT_N: status --json not ok" json_is .ok false
+	check "boot $BOOT_N: status --json: new kernel failed, driver not in its initramfs, bytes free and needed" \
+		json_is "[.kernels[] | select(.release == \"$K_NEW\") | [.driver, .inInitramfs, .missingModules, (.message | test(\"/boot has [0-9]+ bytes free .*about [0-9]+ bytes\"))]]" \
+		'[["failed",false,[],true]]'
+	check "boot $BOOT_N: kmodguard status names the cause" \
+		grep -q "^kmodguard: ATTENTION: $K_NEW's driver is installed but not in its initramfs (initramfs: no room" "$BOOT_REPORT"
+	check "disk: the new kernel's old initramfs is byte for byte the same" \
+		expect "sha256 of $_ebf_image" "$(debugfs -R "cat $_ebf_image" "$E2E_FS_BOOT" 2>/dev/null | sha256sum)" "$_ebf_before"
+	check "disk: no temporary image left in /boot" boot_leftovers
+	boot_ended poweroff || return 0
+
+	# The admin makes room; the next boot (the pinned old kernel) finishes the job.
+	debugfs -w -R "rm /e2e-filler" "$E2E_FS_BOOT" >/dev/null 2>&1
+	printf 'before boot %s: /e2e-filler removed (the admin made room in /boot)\n' "$((E2E_BOOTS + 1))" >>"$E2E_RUN/timeline"
+	e2e_boot
+	check "boot $BOOT_N: the pinned old kernel boots, complete reboots" boot_is "$K_OLD" reboot
+	check "boot $BOOT_N: complete sees the installed driver missing from the initramfs" \
+		console "$K_NEW: driver installed, but the initramfs is older than it"
+	check "boot $BOOT_N: the initramfs is rebuilt and verified now" console "$K_NEW: initramfs .* rebuilt and verified"
+	check "boot $BOOT_N: complete reboots into the new kernel" console "rebooting into $K_NEW"
+	check "disk: new kernel's initramfs holds virtio_blk.ko" initramfs_has "$K_NEW" 'updates/kmodguard/virtio_blk\.ko'
+	check "disk: no temporary image left in /boot" boot_leftovers
+	boot_ended reboot || return 0
+
+	e2e_boot
+	_e2e_new_kernel_works
+	check "4 boots in all; the new kernel booted twice: without its driver once (boot 1), then with it" \
+		expect boots "$E2E_BOOTS $(grep -c "^boot [0-9]*: K_NEW" "$E2E_RUN/timeline")" "4 2"
 }
 
 # _e2e_power_cut MARK LO_MS HI_MS: boot 1 falls back; boot 2 (the old kernel) loses power at a
