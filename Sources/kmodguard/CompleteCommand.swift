@@ -19,7 +19,11 @@ struct CompleteCommand: ParsableCommand {
         activates the default kernel per ACTIVATE (reboot, next-boot, none). A failed build pins \
         the working kernel and is retried only when the kernels, the driver or the configuration \
         change; a driver download that failed in a way that may pass (5xx, timeout, refused \
-        connection) is retried on the next run. Exit status 0 when every kernel has its driver, 1 otherwise.
+        connection) is retried on the next run. A /boot without room for the new image is refused before \
+        the generator runs (status names the bytes needed and free) and retried on the next run. One \
+        run at a time: a kernel hook waits for the service (lock /var/lib/kmodguard/lock). ACTIVATE=reboot \
+        waits up to 30 minutes for a running dpkg or apt before rebooting; if it still runs, the next \
+        reboot boots the new kernel. Exit status 0 when every kernel has its driver, 1 otherwise.
         """
     )
 

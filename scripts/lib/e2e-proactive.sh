@@ -70,40 +70,55 @@ _e2e_debugfs_unit() {
 	echo "symlink /etc/systemd/system/multi-user.target.wants/$1.service /etc/systemd/system/$1.service"
 }
 
-# _e2e_proactive_prepare WITH_HEADERS: onto the run's root filesystem (debugfs, before the install
-# boot): the .debs, the one-shot install unit (enabled), the shutdown check's console drop-in,
-# and a dpkg path-exclude for the in-tree virtio_blk.ko (the image deleted it from its kernels: a
-# kernel package installed later must lack it as well, or K3 would have its driver all along).
-_e2e_proactive_prepare() {
-	_epp_fx=$E2E_REPO/Tests/Fixtures/e2e-proactive
+# _e2e_k3_commands WITH_HEADERS GUESTDIR: the debugfs commands that put K3's .debs (their host
+# paths are left in $E2E_RUN/debs), K3's release (GUESTDIR/kernel), a one-shot marker
+# (GUESTDIR/pending) and a dpkg path-exclude for the in-tree virtio_blk.ko (the image deleted it
+# from its kernels: a kernel package installed later must lack it as well, or K3 would have its
+# driver all along) onto the root filesystem.
+_e2e_k3_commands() {
 	_e2e_k3_debs "$1" >"$E2E_RUN/debs" || die "no kernel packages for $E2E_K3"
 	printf '%s\n' "$E2E_K3" >"$E2E_RUN/k3-kernel"
 	: >"$E2E_RUN/k3-pending"
+	echo "mkdir $2"
+	while read -r _ekc_deb; do
+		echo "write $_ekc_deb $2/${_ekc_deb##*/}"
+	done <"$E2E_RUN/debs"
+	echo "write $E2E_RUN/k3-kernel $2/kernel"
+	echo "write $E2E_RUN/k3-pending $2/pending"
+	echo "write $E2E_REPO/Tests/Fixtures/e2e-proactive/dpkg-no-virtio-blk.cfg /etc/dpkg/dpkg.cfg.d/e2e-no-virtio-blk"
+}
+
+# _e2e_k3_written GUESTDIR UNIT FILE...: after debugfs ran _e2e_k3_commands and _e2e_debugfs_unit
+# UNIT: every FILE, the unit (enabled) and each .deb (whole) are on the disk, else die; a line in
+# the timeline says what went onto the disk.
+_e2e_k3_written() {
+	_ekw_dir=$1 _ekw_unit=$2
+	shift 2
+	for _ekw_f in "$_ekw_dir/pending" /etc/dpkg/dpkg.cfg.d/e2e-no-virtio-blk "/usr/local/sbin/$_ekw_unit" \
+		"/etc/systemd/system/multi-user.target.wants/$_ekw_unit.service" "$@"; do
+		e2e_root_exists "$_ekw_f" || die "could not put $_ekw_f onto the disk ($E2E_RUN/debugfs.log)"
+	done
+	while read -r _ekw_deb; do
+		[ "$(e2e_root_cat "$_ekw_dir/${_ekw_deb##*/}" | wc -c)" -eq "$(wc -c <"$_ekw_deb")" ] ||
+			die "could not copy ${_ekw_deb##*/} onto the disk"
+	done <"$E2E_RUN/debs"
+	log "on the disk: $(sed 's|.*/||' "$E2E_RUN/debs" | tr '\n' ' ')+ $_ekw_unit.service"
+	printf 'before boot %s: onto the disk: %s+ %s.service\n' \
+		"$((E2E_BOOTS + 1))" "$(sed 's|.*/||' "$E2E_RUN/debs" | tr '\n' ' ')" "$_ekw_unit" >>"$E2E_RUN/timeline"
+}
+
+# _e2e_proactive_prepare WITH_HEADERS: onto the run's root filesystem (debugfs, before the install
+# boot): the .debs, the one-shot install unit (enabled) and the shutdown check's console drop-in.
+_e2e_proactive_prepare() {
+	_epp_fx=$E2E_REPO/Tests/Fixtures/e2e-proactive
 	{
-		echo "mkdir /var/cache/e2e-proactive"
-		while read -r _epp_deb; do
-			echo "write $_epp_deb /var/cache/e2e-proactive/${_epp_deb##*/}"
-		done <"$E2E_RUN/debs"
-		echo "write $E2E_RUN/k3-kernel /var/cache/e2e-proactive/kernel"
-		echo "write $E2E_RUN/k3-pending /var/cache/e2e-proactive/pending"
+		_e2e_k3_commands "$1" /var/cache/e2e-proactive
 		_e2e_debugfs_unit e2e-proactive "$_epp_fx"
-		echo "write $_epp_fx/dpkg-no-virtio-blk.cfg /etc/dpkg/dpkg.cfg.d/e2e-no-virtio-blk"
 		echo "mkdir /etc/systemd/system/kmodguard-shutdown.service.d"
 		echo "write $_epp_fx/shutdown-console.conf /etc/systemd/system/kmodguard-shutdown.service.d/e2e.conf"
 	} >"$E2E_RUN/debugfs.cmd"
 	debugfs -w -f "$E2E_RUN/debugfs.cmd" "$E2E_FS_ROOT" >"$E2E_RUN/debugfs.log" 2>&1
-	for _epp_f in /var/cache/e2e-proactive/pending /usr/local/sbin/e2e-proactive \
-		/etc/systemd/system/multi-user.target.wants/e2e-proactive.service \
-		/etc/systemd/system/kmodguard-shutdown.service.d/e2e.conf /etc/dpkg/dpkg.cfg.d/e2e-no-virtio-blk; do
-		e2e_root_exists "$_epp_f" || die "could not put $_epp_f onto the disk ($E2E_RUN/debugfs.log)"
-	done
-	while read -r _epp_deb; do
-		[ "$(e2e_root_cat "/var/cache/e2e-proactive/${_epp_deb##*/}" | wc -c)" -eq "$(wc -c <"$_epp_deb")" ] ||
-			die "could not copy ${_epp_deb##*/} onto the disk"
-	done <"$E2E_RUN/debs"
-	log "on the disk: $(sed 's|.*/||' "$E2E_RUN/debs" | tr '\n' ' ')+ e2e-proactive.service"
-	printf 'before boot %s: onto the disk: %s+ e2e-proactive.service (dpkg -i, grub-reboot)\n' \
-		"$((E2E_BOOTS + 1))" "$(sed 's|.*/||' "$E2E_RUN/debs" | tr '\n' ' ')" >>"$E2E_RUN/timeline"
+	_e2e_k3_written /var/cache/e2e-proactive e2e-proactive /etc/systemd/system/kmodguard-shutdown.service.d/e2e.conf
 }
 
 # _e2e_proactive_start: the good state of `main`'s end (boot 3: the new kernel with its rebuilt

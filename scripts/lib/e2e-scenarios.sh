@@ -36,6 +36,8 @@ e2e_scenario_doc() {
 	config-broken) echo "a syntax error in kmodguard.conf after the images were built: every boot completes, the error names file and line, no loop (3 boots)" ;;
 	two-modules) echo "MODULES names dm_mod (in-tree) and virtio_blk (missing for the new kernel): only virtio_blk is built (3 boots)" ;;
 	boot-full) echo "/boot without room for the new initramfs: refused before the generator runs, old image intact, pinned, status says bytes needed and free; room made, completes (4 boots)" ;;
+	kernel-removed-while-pinned) echo "the new kernel excluded by the driver, the old one pinned; a third kernel installed, the pinned kernel's package removed: the pin moves to the third kernel, which boots (3 boots)" ;;
+	apt-during-complete) echo "dpkg installs a third kernel while the service builds: one build per kernel, the hook waits, no reboot before dpkg ends (3 boots)" ;;
 	package) echo "apt-get install the .deb on the running control image, the story, apt-get purge: the older kernel boots exactly as before (4 boots)" ;;
 	proactive-no-headers) echo "a third kernel without headers: the hook cannot build, the shutdown check pins the good kernel (5 boots)" ;;
 	esac
