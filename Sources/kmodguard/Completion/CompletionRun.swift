@@ -197,7 +197,7 @@ struct CompletionRun<Steps: CompletionSteps> {
     /// The driver is installed but the initramfs predates it (an interrupted run): rebuild and
     /// verify the image only. True when the image now holds the driver.
     mutating func refreshInitramfs(_ kernel: KernelRelease, fingerprint: String) -> Bool {
-        say(kernel.string + ": driver installed, but the initramfs is older than it (an interrupted run?); rebuilding the initramfs")
+        say(kernel.string + ": driver installed, but the initramfs is older than it (an earlier rebuild was interrupted or failed); rebuilding the initramfs")
         var record = state.kernels[kernel.string] ?? PersistentState.KernelRecord(
             state: "installed", fingerprint: fingerprint, driver: steps.driverIdentity(), firstError: nil, log: nil, message: nil, updated: now)
         record.updated = now
