@@ -6,6 +6,9 @@ public struct BootBookkeeping: Equatable, Sendable {
     public var changes: [GrubChange] = []
     public var events: [FallbackEvent] = []
 
+    /// Nothing to record (a later run in a boot already recorded).
+    public init() {}
+
     /// - Parameters:
     ///   - guardPassed: the guarded modules loaded on this boot (kmodguard-early's verdict).
     ///   - runningEntry: the full GRUB menu path of the running kernel, when grub.cfg has one.

@@ -92,6 +92,40 @@ import Testing
         #expect(result.messages.contains { $0.contains("initramfs is older than it") })
     }
 
+    /// Issue 13, apt-during-complete: the service arms the new kernel's trial and is about to
+    /// reboot; a kernel hook's `complete --hook` in the same boot saw the armed trial with
+    /// another kernel running, took it for a trial GRUB could not start, recorded a fallback
+    /// and disarmed it (seen in the e2e). The boot is recorded once: a second run leaves it be.
+    @Test func aSecondRunInTheSameBootDoesNotDisarmTheTrialTheFirstArmed() throws {
+        var machine = try snapshot(grubenv: ["kmodguard_failed=\(new)", "kmodguard_reason=virtio_blk: not found"])
+        machine.bootID = "8a0e5d3c-0000-4000-8000-000000000001"
+        let first = run(machine)
+        #expect(first.rebootInto == new)
+        #expect(first.state.bootRecorded == machine.bootID)
+        #expect(first.state.history.count == 1)
+        // What the first run left: the driver installed, grubenv with the armed trial.
+        var block = machine.grubenv ?? GrubEnvBlock()
+        try block.apply(first.grubChanges)
+        var after = try snapshot(newHasDriver: true)
+        after.bootID = machine.bootID
+        after = SystemSnapshot(root: after.root, config: after.config, configBytes: after.configBytes, running: after.running,
+                               guardVerdict: after.guardVerdict, grubenvPath: after.grubenvPath, grubenv: block, grubenvProblem: nil,
+                               menu: after.menu, grubConfigPath: after.grubConfigPath, kernels: after.kernels,
+                               availability: after.availability, staleInitramfs: [], bootID: machine.bootID)
+        #expect(GrubState(block).trial == .armed)
+
+        let second = run(after, state: first.state)
+        #expect(second.grubChanges.isEmpty, "\(second.grubChanges)")
+        #expect(second.state.history.count == 1)
+        #expect(!second.messages.contains { $0.contains("recorded fallback") })
+
+        // The same state after a reboot (another boot id) is recorded as usual.
+        after.bootID = "8a0e5d3c-0000-4000-8000-000000000002"
+        let nextBoot = run(after, state: first.state)
+        #expect(nextBoot.grubChanges.contains(.unset("kmodguard_trial")))
+        #expect(nextBoot.state.bootRecorded == after.bootID)
+    }
+
     @Test func staleInitramfsThatCannotBeRebuiltPins() throws {
         var steps = FakeSteps()
         steps.initramfs = .failed(message: "mkinitramfs exit 1", log: nil)

@@ -163,6 +163,10 @@ e2e_scenario_apt_during_complete() {
 	check "disk: $K3's initramfs holds virtio_blk.ko" initramfs_has "$K3" 'updates/kmodguard/virtio_blk\.ko'
 	check "disk: the new kernel's initramfs holds virtio_blk.ko" initramfs_has "$K_NEW" 'updates/kmodguard/virtio_blk\.ko'
 	check "boot $BOOT_N: grubenv valid, next_entry = the new kernel" eval "grubenv_valid >/dev/null && env_is next_entry '$P_NEW'"
+	# The hook's run came after the service had armed the trial: it must leave it armed.
+	check "boot $BOOT_N: grubenv trial still armed for the new kernel (the hook's run did not disarm it)" \
+		expect trial "$(e2e_env kmodguard_trial) $(e2e_env kmodguard_trial_kernel)" "armed $K_NEW"
+	check "boot $BOOT_N: the hook's run recorded no fallback of its own" no_console "was not started: GRUB could not save_env"
 	boot_ended reboot || return 0
 
 	e2e_boot

@@ -27,14 +27,20 @@ struct CompletionRun<Steps: CompletionSteps> {
     mutating func perform() {
         let grub = snapshot.grub
         let guardPassed = snapshot.guardPassed
-        let bookkeeping = BootBookkeeping.make(running: snapshot.running, guardPassed: guardPassed,
-                                               runningEntry: snapshot.runningEntry, grub: grub)
+        // Once per boot: a later run in the same boot (a kernel hook while the service runs, the
+        // retry timer) would read the trial the first run armed for the coming reboot as one that
+        // did not start, and disarm it.
+        let firstRunThisBoot = snapshot.bootID == nil || state.bootRecorded != snapshot.bootID
+        let bookkeeping = firstRunThisBoot
+            ? BootBookkeeping.make(running: snapshot.running, guardPassed: guardPassed, runningEntry: snapshot.runningEntry, grub: grub)
+            : BootBookkeeping()
+        state.bootRecorded = snapshot.bootID
         grubChanges += bookkeeping.changes
         for event in bookkeeping.events {
             state.append(.init(source: event.source.rawValue, failedKernel: event.failedKernel?.string, reason: event.reason, recorded: now))
             say("recorded fallback: " + (event.failedKernel?.string ?? "?") + ": " + event.reason)
         }
-        if guardPassed { say("kernel " + snapshot.running.string + " booted with its driver: recorded as last good") }
+        if guardPassed && firstRunThisBoot { say("kernel " + snapshot.running.string + " booted with its driver: recorded as last good") }
         // A kernel that just failed to boot stays pinned away until something changes, even
         // when its module tree looks complete (the device may not have appeared).
         let failedToBoot = Set(bookkeeping.events.compactMap(\.failedKernel))

@@ -29,6 +29,10 @@ struct PersistentState: Codable, Equatable {
     static let historyLimit = 50
 
     var version = 1
+    /// The boot (`/proc/sys/kernel/random/boot_id`) whose outcome is recorded: a later run in
+    /// the same boot (a kernel hook, the retry timer) must not read the trial the first run
+    /// armed for the coming reboot as a trial that did not start.
+    var bootRecorded: String?
     var kernels: [String: KernelRecord] = [:]
     var history: [HistoryRecord] = []
 

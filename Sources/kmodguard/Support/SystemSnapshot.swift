@@ -23,6 +23,8 @@ struct SystemSnapshot {
     /// Kernels whose driver kmodguard installed after their initramfs was last written: a run
     /// cut off between the install and the verified initramfs (a power cut) leaves exactly this.
     var staleInitramfs: Set<KernelRelease> = []
+    /// This boot's id (`/proc/sys/kernel/random/boot_id`); nil for a --root that is not booted.
+    var bootID: String?
 
     var grub: GrubState { GrubState(grubenv ?? GrubEnvBlock()) }
 
@@ -80,10 +82,14 @@ struct SystemSnapshot {
             availability[kernel] = missing.isEmpty ? .resolved : .unresolved(missing)
         }
         let stale = kernels.filter { availability[$0] == .resolved && initramfsPredatesDriver(root: root, kernel: $0) }
+        let bootID = root.isHost && kernelOverride == nil
+            ? (try? Files.read("/proc/sys/kernel/random/boot_id", limit: 64).get())
+                .map { String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) }
+            : nil
         return SystemSnapshot(root: root, config: config, configBytes: configBytes, running: running, guardVerdict: verdict,
                               grubenvPath: grubenvPath, grubenv: block, grubenvProblem: problem, menu: menu,
                               grubConfigPath: grubConfigPath, kernels: kernels, availability: availability,
-                              staleInitramfs: Set(stale))
+                              staleInitramfs: Set(stale), bootID: bootID?.isEmpty == false ? bootID : nil)
     }
 
     /// True when a file kmodguard installed in `updates/kmodguard` of `kernel` is newer than the
