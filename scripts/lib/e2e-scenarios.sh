@@ -27,6 +27,7 @@ e2e_scenario_doc() {
 	config-broken) echo "a syntax error in kmodguard.conf after the images were built: every boot completes, the error names file and line, no loop (3 boots)" ;;
 	two-modules) echo "MODULES names dm_mod (in-tree) and virtio_blk (missing for the new kernel): only virtio_blk is built (3 boots)" ;;
 	package) echo "apt-get install the .deb on the running control image, the story, apt-get purge: the older kernel boots exactly as before (4 boots)" ;;
+	grubenv-grub-readonly) echo "split: the guest moves /boot to md RAID1 on two new NVMe disks (GRUB cannot save_env there): the bad kernel never boots, the rebuilt one is reached and blessed, no stale next_entry (4 boots)" ;;
 	proactive-no-headers) echo "a third kernel without headers: the hook cannot build, the shutdown check pins the good kernel (5 boots)" ;;
 	esac
 }
@@ -188,10 +189,12 @@ e2e_scenario() {
 	E2E_BOOTS=0
 	E2E_RUN_MS=0
 	E2E_GUESTFWD=
+	E2E_NVME_DISKS=
 	E2E_SERVER_PORT=
 	"$_es_fn"
 	_e2e_database_stop
 	E2E_GUESTFWD=
+	E2E_NVME_DISKS=
 	if [ -n "$SC_STOPPED" ]; then
 		check "scenario went on to the end ($SC_STOPPED)" false
 	fi
