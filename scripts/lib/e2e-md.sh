@@ -113,6 +113,18 @@ grub_error_before_linux() {
 	return 1
 }
 
+# _e2e_md_when: a timeline line: kernel time stamps of the guard's verdict, the md array's
+# assembly and the root filesystem's mount (by the initramfs), so the timeline shows whether the
+# array was there when the guard ran.
+_e2e_md_when() {
+	_emw() {
+		e2e_console_lines "$1" | head -n 1 | sed -n 's/^\[ *\([0-9.]*\)\].*/\1/p'
+	}
+	printf '    md        guard at %s s, md array active at %s s, root mounted at %s s (kernel time)\n' \
+		"$(_emw '\] kmodguard: kernel ')" "$(_emw 'md/raid1:md[0-9]+: active')" "$(_emw 'EXT4-fs \(vda1\): mounted')" \
+		>>"$E2E_RUN/timeline"
+}
+
 # no_grub_error: GRUB printed no error before loading the kernel.
 no_grub_error() {
 	! e2e_console_lines '.' | sed '/Loading Linux /q' | grep -E 'error: '
@@ -170,6 +182,7 @@ e2e_scenario_grubenv_grub_readonly() {
 
 	# Boot 2: GRUB cannot record the newer kernel's automatic trial, so it boots the good entry.
 	e2e_boot
+	_e2e_md_when
 	check "boot $BOOT_N: GRUB boots the older kernel; complete builds and reboots" boot_is "$K_OLD" reboot
 	check "boot $BOOT_N: GRUB could not save the trial (save_env through md fails)" \
 		grub_error_before_linux 'diskfilter writes are not supported|failure writing|save_env'
@@ -191,6 +204,7 @@ e2e_scenario_grubenv_grub_readonly() {
 
 	# Boot 3: next_entry (GRUB cannot clear it); the newer kernel with its driver; blessed.
 	e2e_boot
+	_e2e_md_when
 	check "boot $BOOT_N: GRUB could not clear next_entry" \
 		grub_error_before_linux 'diskfilter writes are not supported|failure writing|save_env'
 	check "boot $BOOT_N: no kmodguard.boot=once (next_entry still on the disk)" \
@@ -204,6 +218,7 @@ e2e_scenario_grubenv_grub_readonly() {
 
 	# Boot 4: the newer kernel as GRUB's default; nothing left for GRUB to write.
 	e2e_boot
+	_e2e_md_when
 	check "boot $BOOT_N: the newer kernel again, to the end" boot_is "$K_NEW" poweroff
 	check "boot $BOOT_N: GRUB printed no error (nothing to save_env)" no_grub_error
 	check "boot $BOOT_N: guard passes" console "kmodguard: kernel $K_NEW: .*: ok"

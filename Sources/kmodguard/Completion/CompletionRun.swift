@@ -28,8 +28,9 @@ struct CompletionRun<Steps: CompletionSteps> {
         let grub = snapshot.grub
         let guardPassed = snapshot.guardPassed
         let bookkeeping = BootBookkeeping.make(running: snapshot.running, guardPassed: guardPassed,
-                                               runningEntry: snapshot.runningEntry, grub: grub)
+                                               runningEntry: snapshot.runningEntry, grub: grub, grubCanSave: snapshot.grubCanSave)
         grubChanges += bookkeeping.changes
+        for note in bookkeeping.notes { say(note) }
         for event in bookkeeping.events {
             state.append(.init(source: event.source.rawValue, failedKernel: event.failedKernel?.string, reason: event.reason, recorded: now))
             say("recorded fallback: " + (event.failedKernel?.string ?? "?") + ": " + event.reason)

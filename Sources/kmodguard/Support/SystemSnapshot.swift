@@ -23,6 +23,9 @@ struct SystemSnapshot {
     /// Kernels whose driver kmodguard installed after their initramfs was last written: a run
     /// cut off between the install and the verified initramfs (a power cut) leaves exactly this.
     var staleInitramfs: Set<KernelRelease> = []
+    /// GRUB's `save_env` can write grubenv where it lives (false on md RAID, LVM, btrfs, ZFS;
+    /// from /proc/self/mountinfo on the host, assumed true under --root).
+    var grubCanSave = true
 
     var grub: GrubState { GrubState(grubenv ?? GrubEnvBlock()) }
 
@@ -80,10 +83,15 @@ struct SystemSnapshot {
             availability[kernel] = missing.isEmpty ? .resolved : .unresolved(missing)
         }
         let stale = kernels.filter { availability[$0] == .resolved && initramfsPredatesDriver(root: root, kernel: $0) }
+        var grubCanSave = true
+        if root.isHost, case .success(let mountinfo) = Files.read("/proc/self/mountinfo", limit: 4 * 1024 * 1024),
+           let mount = MountInfo.containing(grubenvPath, mountinfo: mountinfo) {
+            grubCanSave = GrubenvWritability.grubCanSave(fsType: mount.fsType, source: mount.source)
+        }
         return SystemSnapshot(root: root, config: config, configBytes: configBytes, running: running, guardVerdict: verdict,
                               grubenvPath: grubenvPath, grubenv: block, grubenvProblem: problem, menu: menu,
                               grubConfigPath: grubConfigPath, kernels: kernels, availability: availability,
-                              staleInitramfs: Set(stale))
+                              staleInitramfs: Set(stale), grubCanSave: grubCanSave)
     }
 
     /// True when a file kmodguard installed in `updates/kmodguard` of `kernel` is newer than the
