@@ -19,7 +19,12 @@
 #           newer initramfs, sets next_entry + arms the trial through Linux, reboots
 #   boot 3  GRUB boots next_entry but cannot clear it; the newer kernel with its driver;
 #           complete blesses the trial and clears the stale next_entry
-#   boot 4  the newer kernel as GRUB's default: no save_env, no GRUB error
+#   boot 4  the newer kernel as GRUB's default: no save_env, no GRUB error; then the guest makes
+#           its driver fail at run time (a modprobe.d option it refuses, initramfs rebuilt)
+#   boot 5  the guard fails on the newer kernel; the array is already assembled (udev, mdadm's
+#           rules in the initramfs), so it writes next_entry to grubenv on md and reboots
+#   boot 6  next_entry (not cleared by GRUB): the older kernel; complete records the fallback,
+#           clears next_entry, pins the older kernel
 
 E2E_ALL_SCENARIOS="$E2E_ALL_SCENARIOS grubenv-grub-readonly"
 
@@ -60,6 +65,7 @@ EOF
 	} >"$E2E_RUN/settings"
 	printf '%s\n' "$E2E_MD_BOOT_UUID" >"$E2E_RUN/md-uuid"
 	printf 'install\n' >"$E2E_RUN/step"
+	printf '%s\n' "$K_NEW" >"$E2E_RUN/k-new"
 	_emp_deb=kmodguard_$(dpkg-deb -f "$WORK/package/kmodguard.deb" Version)_$(dpkg-deb -f "$WORK/package/kmodguard.deb" Architecture).deb
 	{
 		echo "mkdir /var/cache/e2e-md"
@@ -70,6 +76,7 @@ EOF
 		echo "write $WORK/package/kmodguard.deb /var/cache/e2e-md/$_emp_deb"
 		echo "write $E2E_RUN/settings /var/cache/e2e-md/settings"
 		echo "write $E2E_RUN/md-uuid /var/cache/e2e-md/md-uuid"
+		echo "write $E2E_RUN/k-new /var/cache/e2e-md/k-new"
 		echo "mkdir /var/lib/e2e-md"
 		echo "write $E2E_RUN/step /var/lib/e2e-md/step"
 		_e2e_debugfs_unit e2e-md "$E2E_REPO/Tests/Fixtures/e2e-md"
@@ -216,7 +223,8 @@ e2e_scenario_grubenv_grub_readonly() {
 	check "boot $BOOT_N: complete cleared the next_entry GRUB could not clear" env_is next_entry "<unset>"
 	boot_ended poweroff || return 0
 
-	# Boot 4: the newer kernel as GRUB's default; nothing left for GRUB to write.
+	# Boot 4: the newer kernel as GRUB's default; nothing left for GRUB to write. Then the guest
+	# makes that kernel's driver fail at run time on its next boot (it stays in the image).
 	e2e_boot
 	_e2e_md_when
 	check "boot $BOOT_N: the newer kernel again, to the end" boot_is "$K_NEW" poweroff
@@ -227,4 +235,42 @@ e2e_scenario_grubenv_grub_readonly() {
 		expect grubenv "$(e2e_env next_entry) $(e2e_env kmodguard_trial) $(e2e_env kmodguard_last_good)" "<unset> <unset> $K_NEW"
 	check "4 boots; the newer kernel never booted without its driver" \
 		expect "boots, K_NEW reboots" "$E2E_BOOTS $(grep -c '^boot [0-9]*: K_NEW  reboot' "$E2E_RUN/timeline")" "4 0"
+	check "boot $BOOT_N: the newer initramfs rebuilt with a virtio_blk option the module refuses (exit 0)" \
+		console "E2E-MD break initramfs exit=0 "
+	printf '    break     /etc/modprobe.d: options virtio_blk num_request_queues=e2e-not-a-number; newer initramfs rebuilt\n' \
+		>>"$E2E_RUN/timeline"
+	boot_ended poweroff || return 0
+
+	# Boot 5: the driver is in the image but fails at run time. The array is assembled in the
+	# initramfs before the guard runs (udev, mdadm's rules): the guard reaches grubenv on md.
+	e2e_boot --stop-on 'ALERT! |Dropping to a shell'
+	_e2e_md_when
+	check "boot $BOOT_N: GRUB boots the newer kernel, the guard reboots" boot_is "$K_NEW" reboot
+	check "boot $BOOT_N: loading virtio_blk fails at run time" \
+		console "kmodguard: kernel $K_NEW cannot reach its storage: virtio_blk"
+	check "boot $BOOT_N: the array was assembled before the guard ran" \
+		expect "md before guard" "$(e2e_console_lines 'md/raid1:md[0-9]+: active|\] kmodguard: ' | head -n 1 | grep -c 'md/raid1')" 1
+	check "boot $BOOT_N: the guard schedules the older kernel through grubenv on md" \
+		console "kmodguard: scheduling fallback to $K_OLD"
+	check "boot $BOOT_N: grubenv (on md) next_entry = older kernel, failed = newer, attempts 1" \
+		expect grubenv "$(e2e_env next_entry) $(e2e_env kmodguard_failed) $(e2e_env kmodguard_attempts)" "$P_OLD $K_NEW 1"
+	check "boot $BOOT_N: the initramfs did not wait for the root device" \
+		no_console 'Gave up waiting for root|ALERT!|Dropping to a shell'
+	boot_ended reboot || return 0
+
+	# Boot 6: next_entry again (GRUB cannot clear it): the older kernel; complete records the
+	# fallback, clears next_entry and pins the older kernel.
+	e2e_boot
+	_e2e_md_when
+	check "boot $BOOT_N: the older kernel, to the end" boot_is "$K_OLD" poweroff
+	check "boot $BOOT_N: GRUB could not clear next_entry" \
+		grub_error_before_linux 'diskfilter writes are not supported|failure writing|save_env'
+	check "boot $BOOT_N: complete records the guard's fallback" console "recorded fallback: $K_NEW: virtio_blk"
+	check "boot $BOOT_N: complete clears the next_entry GRUB could not clear" \
+		console "next_entry .* booted this kernel; GRUB cannot clear it here"
+	check "boot $BOOT_N: complete pins the older kernel" console "pinned $P_OLD"
+	check "boot $BOOT_N: grubenv: no next_entry, pin = older kernel, no guard record left" \
+		expect grubenv "$(e2e_env next_entry) $(e2e_env kmodguard_pin) $(e2e_env kmodguard_failed)" "<unset> $P_OLD <unset>"
+	check "6 boots; the newer kernel booted once with a failing driver, one guard reboot" \
+		expect "boots, K_NEW reboots" "$E2E_BOOTS $(grep -c '^boot [0-9]*: K_NEW  reboot' "$E2E_RUN/timeline")" "6 1"
 }

@@ -27,7 +27,7 @@ e2e_scenario_doc() {
 	config-broken) echo "a syntax error in kmodguard.conf after the images were built: every boot completes, the error names file and line, no loop (3 boots)" ;;
 	two-modules) echo "MODULES names dm_mod (in-tree) and virtio_blk (missing for the new kernel): only virtio_blk is built (3 boots)" ;;
 	package) echo "apt-get install the .deb on the running control image, the story, apt-get purge: the older kernel boots exactly as before (4 boots)" ;;
-	grubenv-grub-readonly) echo "split: the guest moves /boot to md RAID1 on two new NVMe disks (GRUB cannot save_env there): the bad kernel never boots, the rebuilt one is reached and blessed, no stale next_entry (4 boots)" ;;
+	grubenv-grub-readonly) echo "split: the guest moves /boot to md RAID1 on two new NVMe disks (GRUB cannot save_env there): the bad kernel never boots, the rebuilt one is reached and blessed, no stale next_entry; then a run-time driver failure falls back through md (6 boots)" ;;
 	proactive-no-headers) echo "a third kernel without headers: the hook cannot build, the shutdown check pins the good kernel (5 boots)" ;;
 	esac
 }
