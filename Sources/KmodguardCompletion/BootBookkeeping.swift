@@ -5,6 +5,8 @@ public import KmodguardCore
 public struct BootBookkeeping: Equatable, Sendable {
     public var changes: [GrubChange] = []
     public var events: [FallbackEvent] = []
+    /// What was changed for GRUB and why, for the log.
+    public var notes: [String] = []
 
     /// Nothing to record (a later run in a boot already recorded).
     public init() {}
@@ -12,8 +14,25 @@ public struct BootBookkeeping: Equatable, Sendable {
     /// - Parameters:
     ///   - guardPassed: the guarded modules loaded on this boot (kmodguard-early's verdict).
     ///   - runningEntry: the full GRUB menu path of the running kernel, when grub.cfg has one.
-    public static func make(running: KernelRelease, guardPassed: Bool, runningEntry: String?, grub: GrubState) -> BootBookkeeping {
+    ///   - grubCanSave: GRUB's `save_env` can write grubenv (not on md RAID, LVM, btrfs, ZFS:
+    ///     `GrubenvWritability`). Where it cannot, GRUB boots a one-shot `next_entry` without
+    ///     clearing it, so it would boot that entry on every later boot, ahead of the pin and the
+    ///     trial: once it has been used, Linux clears it for GRUB.
+    public static func make(running: KernelRelease, guardPassed: Bool, runningEntry: String?, grub: GrubState,
+                            grubCanSave: Bool = true) -> BootBookkeeping {
         var result = BootBookkeeping()
+        if !grubCanSave, let next = grub.nextEntry {
+            if next == runningEntry {
+                result.changes.append(.unset(KmodguardVariable.nextEntry))
+                result.notes.append("next_entry " + next + " booted this kernel; GRUB cannot clear it here (no save_env): cleared")
+            } else if grub.trial == .armed, let trialKernel = grub.trialKernel, trialKernel != running {
+                // The activation's one-shot boot of the trial kernel did not hold (it failed, and
+                // another kernel was picked by hand): GRUB would boot it again on every boot.
+                result.changes.append(.unset(KmodguardVariable.nextEntry))
+                result.notes.append("next_entry " + next + " (the trial of " + trialKernel.string
+                    + ") did not bring up that kernel; GRUB cannot clear it here (no save_env): cleared")
+            }
+        }
         // The guard's fallback record moves into the history.
         if grub.failedKernel != nil || grub.failureReason != nil {
             result.events.append(FallbackEvent(source: .guardFallback, failedKernel: grub.failedKernel,

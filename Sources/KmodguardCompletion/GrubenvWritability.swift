@@ -7,6 +7,19 @@ public enum GrubenvWritability {
     ///   - fsType: the filesystem type from mountinfo (`ext4`, `vfat`, `btrfs`, …).
     ///   - source: the mount source (`/dev/sda2`, `/dev/md0`, `/dev/mapper/vg-boot`, …).
     public static func warning(fsType: String, source: String) -> String? {
+        guard let why = obstacle(fsType: fsType, source: source) else { return nil }
+        return "grubenv is on " + why + ": GRUB cannot save_env there, so GRUB's trial counter and next_entry clearing "
+            + "do not work (an unrecordable trial boots the last good entry; kmodguard clears a next_entry GRUB could not); "
+            + "put /boot on a plain partition (ext4 or the ESP) for GRUB's own fallback"
+    }
+
+    /// Whether GRUB's `save_env` can write grubenv on this mount.
+    public static func grubCanSave(fsType: String, source: String) -> Bool {
+        obstacle(fsType: fsType, source: source) == nil
+    }
+
+    /// What keeps GRUB from writing, or nil.
+    static func obstacle(fsType: String, source: String) -> String? {
         let why: String?
         switch fsType {
         case "btrfs": why = "btrfs"
@@ -20,8 +33,6 @@ public enum GrubenvWritability {
                 why = nil
             }
         }
-        guard let why else { return nil }
-        return "grubenv is on " + why + ": GRUB cannot save_env there, so GRUB's trial counter and next_entry clearing "
-            + "do not work; put /boot on a plain partition (ext4 or the ESP) or rely on kmodguard-early writing grubenv"
+        return why
     }
 }

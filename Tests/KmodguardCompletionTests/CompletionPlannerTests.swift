@@ -55,6 +55,43 @@ import Testing
             == [.guardFallback])
     }
 
+    /// /boot on md RAID (issue 13): GRUB boots the activation's next_entry but its save_env cannot
+    /// clear it, so GRUB would boot that entry on every later boot, ahead of the pin and the trial.
+    @Test func nextEntryGrubCannotClearIsClearedOnceItBootedThisKernel() throws {
+        let activated = try grub(["next_entry=\(newEntry)", "kmodguard_trial=armed", "kmodguard_trial_kernel=\(new)",
+                                  "kmodguard_good_entry=\(oldEntry)"])
+        let result = BootBookkeeping.make(running: new, guardPassed: true, runningEntry: newEntry, grub: activated, grubCanSave: false)
+        #expect(result.changes.contains(.unset("next_entry")))
+        #expect(result.changes.contains(.unset("kmodguard_trial")), "the trial is blessed as well")
+        #expect(result.notes.count == 1)
+        var block = GrubEnvBlock()
+        try block.apply(assignments: ["next_entry=\(newEntry)", "kmodguard_trial=armed", "kmodguard_trial_kernel=\(new)"])
+        try block.apply(result.changes)
+        let after = GrubState(block)
+        #expect(after.nextEntry == nil && after.trial == nil && after.lastGood == new)
+        // Where GRUB can save_env it cleared next_entry at boot: one naming this kernel now was set
+        // since (grub-reboot) and stays.
+        let writable = BootBookkeeping.make(running: new, guardPassed: true, runningEntry: newEntry, grub: activated, grubCanSave: true)
+        #expect(!writable.changes.contains(.unset("next_entry")))
+        #expect(writable.notes.isEmpty)
+    }
+
+    /// The activation's next_entry named the trial kernel, which did not come up (its driver failed
+    /// at run time); another kernel was picked by hand. GRUB cannot clear next_entry: without
+    /// kmodguard it would boot the failed kernel on every boot.
+    @Test func nextEntryOfATrialThatDidNotHoldIsClearedWhereGrubCannotSave() throws {
+        let activated = try grub(["next_entry=\(newEntry)", "kmodguard_trial=armed", "kmodguard_trial_kernel=\(new)"])
+        let result = BootBookkeeping.make(running: old, guardPassed: true, runningEntry: oldEntry, grub: activated, grubCanSave: false)
+        #expect(result.changes.contains(.unset("next_entry")))
+        #expect(result.changes.contains(.unset("kmodguard_trial")))
+        // A next_entry naming another kernel without such a trial is someone's grub-reboot: kept.
+        let chosen = try grub(["next_entry=\(newEntry)"])
+        #expect(!BootBookkeeping.make(running: old, guardPassed: true, runningEntry: oldEntry, grub: chosen, grubCanSave: false)
+            .changes.contains(.unset("next_entry")))
+        #expect(!BootBookkeeping.make(running: old, guardPassed: true, runningEntry: oldEntry, grub: activated, grubCanSave: true)
+            .changes.contains(.unset("next_entry")))
+    }
+
     @Test func grubFallbackIsRecordedOnce() throws {
         let failed = try grub(["kmodguard_trial=failed", "kmodguard_trial_kernel=\(new)", "kmodguard_grub_fallback=\(oldEntry)"])
         let result = BootBookkeeping.make(running: old, guardPassed: true, runningEntry: oldEntry, grub: failed)

@@ -182,7 +182,8 @@ enum BootModel {
             guardVerdict: "passed", grubenvPath: "/nonexistent-model-root/boot/grub/grubenv", grubenv: try block(state.env),
             grubenvProblem: nil, menu: menu, grubConfigPath: "/nonexistent-model-root/boot/grub/grub.cfg", kernels: [new, old],
             availability: [old: state.world.oldHasDriver ? .resolved : .unresolved([module]),
-                           new: state.newHasDriver ? .resolved : .unresolved([module])])
+                           new: state.newHasDriver ? .resolved : .unresolved([module])],
+            grubCanSave: state.world.grubCanSave)
         var persistent = PersistentState()
         if let record = state.newRecord {
             persistent.kernels[new.string] = .init(state: record[0], fingerprint: record[1], driver: nil, firstError: nil, log: nil,

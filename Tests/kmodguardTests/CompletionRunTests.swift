@@ -46,7 +46,8 @@ import Testing
     }
 
     func snapshot(running: KernelRelease? = nil, verdict: String? = "passed", newHasDriver: Bool = false,
-                  activate: String = "reboot", grubenv: [String] = [], stale: Set<KernelRelease> = []) throws -> SystemSnapshot {
+                  activate: String = "reboot", grubenv: [String] = [], stale: Set<KernelRelease> = [],
+                  grubCanSave: Bool = true) throws -> SystemSnapshot {
         var config = try GuardConfig.parse(Array("MODULES=virtio_blk\nACTIVATE=\(activate)\n".utf8), file: "test.conf")
         config.source = "/usr/src/virtio_blk-6.1.192"
         var block = GrubEnvBlock()
@@ -56,7 +57,7 @@ import Testing
             guardVerdict: verdict, grubenvPath: "/nonexistent-root/boot/grub/grubenv", grubenv: block, grubenvProblem: nil,
             menu: menu(), grubConfigPath: "/nonexistent-root/boot/grub/grub.cfg", kernels: [new, old],
             availability: [old: .resolved, new: newHasDriver ? .resolved : .unresolved(["virtio_blk"])],
-            staleInitramfs: stale)
+            staleInitramfs: stale, grubCanSave: grubCanSave)
     }
 
     func run(_ snapshot: SystemSnapshot, steps: FakeSteps = FakeSteps(), state: PersistentState = PersistentState())
@@ -75,6 +76,19 @@ import Testing
         #expect(result.grubChanges.contains(.set("kmodguard_good_entry", oldEntry)))
         #expect(result.grubChanges.contains(.unset("kmodguard_attempts")))
         #expect(result.rebootInto == nil && result.failures == 0)
+    }
+
+    /// /boot on md RAID (e2e grubenv-grub-readonly, boot 3): the activation's next_entry booted
+    /// the new kernel and GRUB could not clear it; complete blesses, clears it and says so.
+    @Test func nextEntryGrubCouldNotClearIsClearedWhereGrubCannotSave() throws {
+        let env = ["next_entry=\(newEntry)", "kmodguard_trial=armed", "kmodguard_trial_kernel=\(new)", "kmodguard_good_entry=\(oldEntry)"]
+        let result = run(try snapshot(running: new, newHasDriver: true, grubenv: env, grubCanSave: false))
+        #expect(result.grubChanges.contains(.unset("next_entry")))
+        #expect(result.grubChanges.contains(.unset("kmodguard_trial")))
+        #expect(result.messages.contains { $0.contains("GRUB cannot clear it here") })
+        #expect(result.rebootInto == nil && result.failures == 0)
+        let writable = run(try snapshot(running: new, newHasDriver: true, grubenv: env))
+        #expect(!writable.grubChanges.contains(.unset("next_entry")))
     }
 
     /// A power cut between the driver install and the initramfs rebuild: the module tree is

@@ -12,7 +12,8 @@
 # QEMU: -accel tcg (no KVM here), SeaBIOS, -no-reboot (a guest reboot ends QEMU: one QEMU run
 # per boot), serial port 1 (ttyS0: GRUB, kernel, initramfs, systemd) -> boot-N.console, serial
 # port 2 (ttyS1: the guest's e2e-report) -> boot-N.report. Network: user mode, restrict=on
-# (plus E2E_GUESTFWD when set: a "guestfwd=..." option for the driver database).
+# (plus E2E_GUESTFWD when set: a "guestfwd=..." option for the driver database). Split layout:
+# the NVMe disks are E2E_NVME_DISKS (files in the run directory, in boot order; default boot.img).
 #
 # A watchdog bounds every boot (E2E_BOOT_TIMEOUT seconds): a hang fails the scenario, not CI.
 
@@ -56,9 +57,15 @@ _e2e_qemu() {
 		-nodefaults -display none -monitor none -parallel none -no-reboot \
 		-serial "file:$BOOT_CONSOLE" -serial "file:$BOOT_REPORT"
 	if [ "$E2E_IMAGE_LAYOUT" = split ]; then
+		# The NVMe disks in boot order (bootindex 0, 1, ...), serial "e2e" + the file's name
+		# without .img: boot.img alone, unless a scenario says otherwise (E2E_NVME_DISKS).
+		_eq_n=0
+		for _eq_disk in ${E2E_NVME_DISKS:-boot.img}; do
+			set -- "$@" -drive "file=$E2E_RUN/$_eq_disk,format=raw,if=none,id=nvme$_eq_n,cache=unsafe" \
+				-device "nvme,drive=nvme$_eq_n,serial=e2e${_eq_disk%.img},bootindex=$_eq_n"
+			_eq_n=$((_eq_n + 1))
+		done
 		set -- "$@" \
-			-drive "file=$E2E_RUN/boot.img,format=raw,if=none,id=bootdisk,cache=unsafe" \
-			-device "nvme,drive=bootdisk,serial=e2eboot,bootindex=0" \
 			-drive "file=$E2E_RUN/root.img,format=raw,if=none,id=rootdisk,cache=unsafe" \
 			-device "virtio-blk-pci,drive=rootdisk"
 	else
@@ -188,6 +195,19 @@ e2e_report_complete() {
 e2e_grubenv_read() {
 	E2E_GRUBENV=$E2E_RUN/grubenv-$E2E_BOOTS
 	debugfs -R "cat $E2E_BOOT_PREFIX/grub/grubenv" "$E2E_FS_BOOT" >"$E2E_GRUBENV" 2>/dev/null || :
+}
+
+# e2e_grubenv_set NAME=VALUE...: set variables in grubenv on the disk (grub-editenv on a copy,
+# written back with debugfs; QEMU is not running), as grub-editenv or grub-reboot would; then
+# reads it again.
+e2e_grubenv_set() {
+	e2e_grubenv_read
+	cp "$E2E_GRUBENV" "$E2E_RUN/grubenv.new"
+	grub-editenv "$E2E_RUN/grubenv.new" set "$@"
+	printf 'rm %s/grub/grubenv\nwrite %s %s/grub/grubenv\n' "$E2E_BOOT_PREFIX" "$E2E_RUN/grubenv.new" \
+		"$E2E_BOOT_PREFIX" >"$E2E_RUN/debugfs-grubenv.cmd"
+	debugfs -w -f "$E2E_RUN/debugfs-grubenv.cmd" "$E2E_FS_BOOT" >>"$E2E_RUN/debugfs.log" 2>&1
+	e2e_grubenv_read
 }
 
 # e2e_env NAME: NAME's value in the last grubenv read, "<unset>" when absent, "<invalid>" when

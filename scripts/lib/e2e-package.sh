@@ -55,13 +55,7 @@ _e2e_package_prepare() {
 	[ "$(e2e_root_cat "/var/cache/e2e-package/$_epp_deb" | wc -c)" -eq "$(wc -c <"$WORK/package/kmodguard.deb")" ] ||
 		die "could not copy $_epp_deb onto the disk"
 	# The admin's choice of the older kernel, as grub-reboot writes it.
-	e2e_grubenv_read
-	cp "$E2E_GRUBENV" "$E2E_RUN/grubenv.new"
-	grub-editenv "$E2E_RUN/grubenv.new" set "next_entry=$P_OLD"
-	printf 'rm %s/grub/grubenv\nwrite %s %s/grub/grubenv\n' "$E2E_BOOT_PREFIX" "$E2E_RUN/grubenv.new" \
-		"$E2E_BOOT_PREFIX" >"$E2E_RUN/debugfs.cmd"
-	debugfs -w -f "$E2E_RUN/debugfs.cmd" "$E2E_FS_BOOT" >>"$E2E_RUN/debugfs.log" 2>&1
-	e2e_grubenv_read
+	e2e_grubenv_set "next_entry=$P_OLD"
 	[ "$(e2e_env next_entry)" = "$P_OLD" ] || die "could not set next_entry on the disk ($E2E_RUN/debugfs.log)"
 	printf 'before boot 1: onto the disk: %s, e2e-package.service; next_entry = K_OLD (the admin'"'"'s choice)\n' \
 		"$_epp_deb" >>"$E2E_RUN/timeline"

@@ -31,14 +31,22 @@ E2E_ALL_SCENARIOS="$E2E_ALL_SCENARIOS proactive proactive-no-headers"
 # $KMODGUARD_CACHE/e2e-debs/$E2E_K3 (apt-get download from the host's own apt sources); prints
 # their paths, one a line.
 _e2e_k3_debs() {
-	_ekd_dir=$KMODGUARD_CACHE/e2e-debs/$E2E_K3
 	_ekd_pkgs="linux-image-$E2E_K3"
 	if [ "$1" = 1 ]; then
 		# linux-headers-K3 depends on linux-headers-<abi>-common (the same version); kbuild and
 		# the compiler packages are in the image already (the other kernels' headers need them).
 		_ekd_pkgs="$_ekd_pkgs linux-headers-$E2E_K3 linux-headers-${E2E_K3%-cloud-amd64}-common"
 	fi
-	for _ekd_p in $_ekd_pkgs; do
+	# shellcheck disable=SC2086 # one word per package
+	_e2e_debs "$KMODGUARD_CACHE/e2e-debs/$E2E_K3" $_ekd_pkgs
+}
+
+# _e2e_debs DIR PACKAGE...: each PACKAGE's .deb, downloaded once into DIR (apt-get download from
+# the host's own apt sources: the guests have no route to a mirror); prints their paths, one a line.
+_e2e_debs() {
+	_ekd_dir=$1
+	shift
+	for _ekd_p in "$@"; do
 		_ekd_deb=$(_e2e_cached_deb "$_ekd_dir" "$_ekd_p")
 		if [ -z "$_ekd_deb" ]; then
 			apt_workdir "$_ekd_dir"
@@ -162,8 +170,8 @@ _e2e_proactive_start() {
 }
 
 # _e2e_install_boot: the boot that installs the packages (a longer watchdog: two initramfs
-# builds in the guest), its $E2E_INSTALL_MARK marks (E2E-PROACTIVE, E2E-PACKAGE) and the hooks'
-# lines into the timeline. Each scenario sets E2E_INSTALL_MARK before its first install boot.
+# builds in the guest), its $E2E_INSTALL_MARK marks (E2E-PROACTIVE, E2E-PACKAGE, E2E-MD) and the
+# hooks' lines into the timeline. Each scenario sets E2E_INSTALL_MARK before its first install boot.
 _e2e_install_boot() {
 	_eib_timeout=$E2E_BOOT_TIMEOUT
 	[ "$E2E_BOOT_TIMEOUT" -ge "$E2E_INSTALL_BOOT_TIMEOUT" ] || E2E_BOOT_TIMEOUT=$E2E_INSTALL_BOOT_TIMEOUT

@@ -14,6 +14,7 @@ e2e_not_applicable() {
 	power-cut-guard:single) echo "the guard cannot reach grubenv there: it writes nothing to cut" ;;
 	unarmed-single:split) echo "the guard writes grubenv there" ;;
 	boot-full:single) echo "/boot is not a filesystem of its own there" ;;
+	grubenv-grub-readonly:single) echo "it moves the split layout's /boot disk to md RAID1" ;;
 	esac
 }
 
@@ -39,6 +40,7 @@ e2e_scenario_doc() {
 	kernel-removed-while-pinned) echo "the new kernel excluded by the driver, the old one pinned; a third kernel installed, the pinned kernel's package removed: the pin moves to the third kernel, which boots (3 boots)" ;;
 	apt-during-complete) echo "dpkg installs a third kernel while the service builds: one build per kernel, the hook waits, no reboot before dpkg ends (3 boots)" ;;
 	package) echo "apt-get install the .deb on the running control image, the story, apt-get purge: the older kernel boots exactly as before (4 boots)" ;;
+	grubenv-grub-readonly) echo "split: the guest moves /boot to md RAID1 on two new NVMe disks (GRUB cannot save_env there): the bad kernel never boots, the rebuilt one is reached and blessed, no stale next_entry; then a run-time driver failure falls back through md (6 boots)" ;;
 	proactive-no-headers) echo "a third kernel without headers: the hook cannot build, the shutdown check pins the good kernel (5 boots)" ;;
 	esac
 }
@@ -200,10 +202,12 @@ e2e_scenario() {
 	E2E_BOOTS=0
 	E2E_RUN_MS=0
 	E2E_GUESTFWD=
+	E2E_NVME_DISKS=
 	E2E_SERVER_PORT=
 	"$_es_fn"
 	_e2e_database_stop
 	E2E_GUESTFWD=
+	E2E_NVME_DISKS=
 	if [ -n "$SC_STOPPED" ]; then
 		check "scenario went on to the end ($SC_STOPPED)" false
 	fi

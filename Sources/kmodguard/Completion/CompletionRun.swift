@@ -32,10 +32,12 @@ struct CompletionRun<Steps: CompletionSteps> {
         // did not start, and disarm it.
         let firstRunThisBoot = snapshot.bootID == nil || state.bootRecorded != snapshot.bootID
         let bookkeeping = firstRunThisBoot
-            ? BootBookkeeping.make(running: snapshot.running, guardPassed: guardPassed, runningEntry: snapshot.runningEntry, grub: grub)
+            ? BootBookkeeping.make(running: snapshot.running, guardPassed: guardPassed, runningEntry: snapshot.runningEntry,
+                                   grub: grub, grubCanSave: snapshot.grubCanSave)
             : BootBookkeeping()
         state.bootRecorded = snapshot.bootID
         grubChanges += bookkeeping.changes
+        for note in bookkeeping.notes { say(note) }
         for event in bookkeeping.events {
             state.append(.init(source: event.source.rawValue, failedKernel: event.failedKernel?.string, reason: event.reason, recorded: now))
             say("recorded fallback: " + (event.failedKernel?.string ?? "?") + ": " + event.reason)

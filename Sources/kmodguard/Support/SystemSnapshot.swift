@@ -25,6 +25,9 @@ struct SystemSnapshot {
     var staleInitramfs: Set<KernelRelease> = []
     /// This boot's id (`/proc/sys/kernel/random/boot_id`); nil for a --root that is not booted.
     var bootID: String?
+    /// GRUB's `save_env` can write grubenv where it lives (false on md RAID, LVM, btrfs, ZFS;
+    /// from /proc/self/mountinfo on the host, assumed true under --root).
+    var grubCanSave = true
 
     var grub: GrubState { GrubState(grubenv ?? GrubEnvBlock()) }
 
@@ -86,10 +89,15 @@ struct SystemSnapshot {
             ? (try? Files.read("/proc/sys/kernel/random/boot_id", limit: 64).get())
                 .map { String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) }
             : nil
+        var grubCanSave = true
+        if root.isHost, case .success(let mountinfo) = Files.read("/proc/self/mountinfo", limit: 4 * 1024 * 1024),
+           let mount = MountInfo.containing(grubenvPath, mountinfo: mountinfo) {
+            grubCanSave = GrubenvWritability.grubCanSave(fsType: mount.fsType, source: mount.source)
+        }
         return SystemSnapshot(root: root, config: config, configBytes: configBytes, running: running, guardVerdict: verdict,
                               grubenvPath: grubenvPath, grubenv: block, grubenvProblem: problem, menu: menu,
                               grubConfigPath: grubConfigPath, kernels: kernels, availability: availability,
-                              staleInitramfs: Set(stale), bootID: bootID?.isEmpty == false ? bootID : nil)
+                              staleInitramfs: Set(stale), bootID: bootID?.isEmpty == false ? bootID : nil, grubCanSave: grubCanSave)
     }
 
     /// True when a file kmodguard installed in `updates/kmodguard` of `kernel` is newer than the
