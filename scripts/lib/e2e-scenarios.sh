@@ -18,6 +18,23 @@ e2e_not_applicable() {
 	esac
 }
 
+# e2e_all_cells SCENARIO: the "GENERATOR LAYOUT" cells `scripts/e2e --all` runs SCENARIO in,
+# one a line: every cell where what it tests differs, one where it does not. The layout changes
+# how the guard falls back (grubenv written, or GRUB's trial); the generator changes what the
+# initramfs holds and when the guard runs. The post-boot service's own logic (the database, a
+# failed build, power cuts outside the initramfs rebuild, kernel packages, a full /boot) is the
+# same in every cell: initramfs-tools on the split layout.
+e2e_all_cells() {
+	case $1 in
+	control | main)
+		printf '%s\n' "initramfs-tools split" "initramfs-tools single" "dracut split" "dracut single" ;;
+	unarmed-single) printf '%s\n' "initramfs-tools single" "dracut single" ;;
+	two-modules | config-broken | fallback-broken | power-cut-guard | power-cut-initramfs | proactive | package | grubenv-grub-readonly)
+		printf '%s\n' "initramfs-tools split" "dracut split" ;;
+	*) echo "initramfs-tools split" ;;
+	esac
+}
+
 e2e_scenario_doc() {
 	case $1 in
 	main) echo "new kernel lacks its driver: guard -> fallback -> rebuild (SOURCE tree) -> new kernel boots (3 boots)" ;;
