@@ -139,9 +139,7 @@ no_grub_error() {
 
 e2e_scenario_grubenv_grub_readonly() {
 	[ "$SC_LAYOUT" = split ] || die "grubenv-grub-readonly needs the split layout (scripts/e2e skips it for single)"
-	_emd_img=$(e2e_image "$SC_GEN" "$SC_LAYOUT" control) || die "no image"
-	e2e_run_start "$E2E_RUN" "$_emd_img"
-	K_OLD=$E2E_IMAGE_K_OLD K_NEW=$E2E_IMAGE_K_NEW P_OLD=$E2E_IMAGE_P_OLD P_NEW=$E2E_IMAGE_P_NEW
+	_e2e_guarded_run control
 	check "image: kmodguard not installed" not_root_has /usr/sbin/kmodguard
 	_e2e_md_prepare
 

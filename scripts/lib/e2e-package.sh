@@ -89,9 +89,7 @@ package_lacks() {
 }
 
 e2e_scenario_package() {
-	_epk_img=$(e2e_image "$SC_GEN" "$SC_LAYOUT" control) || die "no image"
-	e2e_run_start "$E2E_RUN" "$_epk_img"
-	K_OLD=$E2E_IMAGE_K_OLD K_NEW=$E2E_IMAGE_K_NEW P_OLD=$E2E_IMAGE_P_OLD P_NEW=$E2E_IMAGE_P_NEW
+	_e2e_guarded_run control
 	check "image: kmodguard not installed" not_root_has /usr/sbin/kmodguard
 	_e2e_package_prepare
 

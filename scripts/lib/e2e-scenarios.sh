@@ -284,6 +284,8 @@ boot_ended() {
 # The scenarios.
 # ---------------------------------------------------------------------------------------------
 
+# _e2e_guarded_run [KIND]: a run of the KIND image (guarded, or control, broken, two-modules):
+# fresh disks, grubenv read, K_OLD/K_NEW and their menu paths.
 _e2e_guarded_run() {
 	_egr_img=$(e2e_image "$SC_GEN" "$SC_LAYOUT" "${1:-guarded}" "$WORK/package/kmodguard.deb") || die "no image"
 	e2e_run_start "$E2E_RUN" "$_egr_img"
