@@ -6,6 +6,12 @@ public struct MountInfo: Equatable, Sendable {
     public let fsType: String
     public let source: String
 
+    public init(mountPoint: String, fsType: String, source: String) {
+        self.mountPoint = mountPoint
+        self.fsType = fsType
+        self.source = source
+    }
+
     /// The longest mount point that contains `path` (already resolved, absolute).
     public static func containing(_ path: String, mountinfo: [UInt8]) -> MountInfo? {
         var best: MountInfo?

@@ -128,11 +128,10 @@ struct StatusReport: Codable, Equatable {
     static func current(context: CommandContext, running: String?) throws(CommandError) -> StatusReport {
         let snapshot = try SystemSnapshot.take(context: context, kernelOverride: running)
         let state = try StateStore(root: context.root).load()
-        let mountinfo = context.root.isHost ? (try? Files.read("/proc/self/mountinfo", limit: 4 * 1024 * 1024).get()) : nil
-        return make(snapshot: snapshot, state: state, mountinfo: mountinfo)
+        return make(snapshot: snapshot, state: state)
     }
 
-    static func make(snapshot: SystemSnapshot, state: PersistentState, mountinfo: [UInt8]?) -> StatusReport {
+    static func make(snapshot: SystemSnapshot, state: PersistentState) -> StatusReport {
         let grub = snapshot.grub
         var kernels: [Kernel] = []
         for release in snapshot.kernels {
@@ -160,7 +159,7 @@ struct StatusReport: Codable, Equatable {
         }
         var warnings: [String] = []
         if let problem = snapshot.grubenvProblem { warnings.append(problem) }
-        if let mountinfo, let mount = MountInfo.containing(snapshot.grubenvPath, mountinfo: mountinfo),
+        if let mount = snapshot.grubenvMount,
            let warning = GrubenvWritability.warning(fsType: mount.fsType, source: mount.source) {
             warnings.append(warning)
         }

@@ -1,6 +1,7 @@
 @testable import kmodguard
 import KmodguardCompletion
 import KmodguardCore
+import KmodguardSystem
 
 /// The boot state machine of a machine with two kernels, driven by the real decision code:
 /// GRUB (`BootModelGrub`, the snippet's rules), the initramfs guard (`EarlyGuard` itself, on an
@@ -183,7 +184,7 @@ enum BootModel {
             grubenvProblem: nil, menu: menu, grubConfigPath: "/nonexistent-model-root/boot/grub/grub.cfg", kernels: [new, old],
             availability: [old: state.world.oldHasDriver ? .resolved : .unresolved([module]),
                            new: state.newHasDriver ? .resolved : .unresolved([module])],
-            grubCanSave: state.world.grubCanSave)
+            grubenvMount: state.world.grubCanSave ? nil : MountInfo(mountPoint: "/boot", fsType: "ext4", source: "/dev/md0"))
         var persistent = PersistentState()
         if let record = state.newRecord {
             persistent.kernels[new.string] = .init(state: record[0], fingerprint: record[1], driver: nil, firstError: nil, log: nil,

@@ -1,6 +1,7 @@
 @testable import kmodguard
 import KmodguardCompletion
 import KmodguardCore
+import KmodguardSystem
 import Testing
 
 /// `complete`'s decisions against a described machine and scripted build results.
@@ -57,7 +58,8 @@ import Testing
             guardVerdict: verdict, grubenvPath: "/nonexistent-root/boot/grub/grubenv", grubenv: block, grubenvProblem: nil,
             menu: menu(), grubConfigPath: "/nonexistent-root/boot/grub/grub.cfg", kernels: [new, old],
             availability: [old: .resolved, new: newHasDriver ? .resolved : .unresolved(["virtio_blk"])],
-            staleInitramfs: stale, grubCanSave: grubCanSave)
+            staleInitramfs: stale,
+            grubenvMount: grubCanSave ? nil : MountInfo(mountPoint: "/boot", fsType: "ext4", source: "/dev/md0"))
     }
 
     func run(_ snapshot: SystemSnapshot, steps: FakeSteps = FakeSteps(), state: PersistentState = PersistentState())

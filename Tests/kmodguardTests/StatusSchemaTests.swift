@@ -2,6 +2,7 @@ import Foundation
 @testable import kmodguard
 import KmodguardCompletion
 import KmodguardCore
+import KmodguardSystem
 import Testing
 
 /// `status --json` in every state the product reaches, against docs/status.schema.json. Each
@@ -116,10 +117,11 @@ import Testing
                 menu: machine.menuEmpty ? GrubMenu(entries: []) : CompletionRunTests().menu(),
                 grubConfigPath: "/nonexistent-root/boot/grub/grub.cfg", kernels: [new, old],
                 availability: [old: .resolved, new: newHasDriver || modules.isEmpty ? .resolved : .unresolved(modules)],
-                staleInitramfs: stale ? [new] : [])
+                staleInitramfs: stale ? [new] : [],
+                grubenvMount: mountinfo.flatMap { MountInfo.containing("/nonexistent-root/boot/grub/grubenv", mountinfo: $0) })
         }
         func sample(_ moment: String) throws -> Sample {
-            let report = StatusReport.make(snapshot: snapshot(), state: state, mountinfo: mountinfo)
+            let report = StatusReport.make(snapshot: snapshot(), state: state)
             return Sample(name: machine.name + "-" + moment, report: report, json: try report.json())
         }
 

@@ -25,9 +25,14 @@ struct SystemSnapshot {
     var staleInitramfs: Set<KernelRelease> = []
     /// This boot's id (`/proc/sys/kernel/random/boot_id`); nil for a --root that is not booted.
     var bootID: String?
+    /// The mount grubenv lives on (from /proc/self/mountinfo, on the host only).
+    var grubenvMount: MountInfo?
+
     /// GRUB's `save_env` can write grubenv where it lives (false on md RAID, LVM, btrfs, ZFS;
-    /// from /proc/self/mountinfo on the host, assumed true under --root).
-    var grubCanSave = true
+    /// assumed true when the mount is unknown, e.g. under --root).
+    var grubCanSave: Bool {
+        grubenvMount.map { GrubenvWritability.grubCanSave(fsType: $0.fsType, source: $0.source) } ?? true
+    }
 
     var grub: GrubState { GrubState(grubenv ?? GrubEnvBlock()) }
 
@@ -89,15 +94,13 @@ struct SystemSnapshot {
             ? (try? Files.read("/proc/sys/kernel/random/boot_id", limit: 64).get())
                 .map { String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) }
             : nil
-        var grubCanSave = true
-        if root.isHost, case .success(let mountinfo) = Files.read("/proc/self/mountinfo", limit: 4 * 1024 * 1024),
-           let mount = MountInfo.containing(grubenvPath, mountinfo: mountinfo) {
-            grubCanSave = GrubenvWritability.grubCanSave(fsType: mount.fsType, source: mount.source)
-        }
+        let grubenvMount = root.isHost
+            ? (try? Files.read("/proc/self/mountinfo", limit: 4 * 1024 * 1024).get()).flatMap { MountInfo.containing(grubenvPath, mountinfo: $0) }
+            : nil
         return SystemSnapshot(root: root, config: config, configBytes: configBytes, running: running, guardVerdict: verdict,
                               grubenvPath: grubenvPath, grubenv: block, grubenvProblem: problem, menu: menu,
                               grubConfigPath: grubConfigPath, kernels: kernels, availability: availability,
-                              staleInitramfs: Set(stale), bootID: bootID?.isEmpty == false ? bootID : nil, grubCanSave: grubCanSave)
+                              staleInitramfs: Set(stale), bootID: bootID?.isEmpty == false ? bootID : nil, grubenvMount: grubenvMount)
     }
 
     /// True when a file kmodguard installed in `updates/kmodguard` of `kernel` is newer than the
