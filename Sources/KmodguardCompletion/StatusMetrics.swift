@@ -1,3 +1,5 @@
+public import KmodguardCore
+
 /// The facts of `kmodguard status` a fleet alerts on, in Prometheus' text exposition format for
 /// node_exporter's textfile collector (docs/monitoring.md). Pure: `kmodguard complete` fills it
 /// from the same `StatusReport` that `status --json` prints and writes the text in one place.

@@ -12,6 +12,8 @@ public struct GuardArguments: Equatable, Sendable {
     /// Only check that the modules resolve for KVER (no devices, no fallback): for install hooks.
     public var checkOnly = false
     public var log: LogTarget = .auto
+    /// End with one `kmodguard-hook:` line (exit status, time, meaning): the initramfs hooks' summary.
+    public var summary = false
     public var help = false
     public var version = false
 
@@ -52,7 +54,7 @@ public struct GuardArguments: Equatable, Sendable {
                 let text = try takeValue()
                 guard let target = LogTarget(rawValue: text) else { throw UsageError("--log: expected auto, kmsg or stderr") }
                 result.log = target
-            case "--dry-run", "--no-write", "--no-reboot", "--check", "--help", "-h", "--version":
+            case "--dry-run", "--no-write", "--no-reboot", "--check", "--summary", "--help", "-h", "--version":
                 guard inlineValue == nil else { throw UsageError("option " + argument + " takes no value") }
                 switch argument {
                 case "--dry-run": result.dryRun = true
@@ -63,6 +65,7 @@ public struct GuardArguments: Equatable, Sendable {
                     result.dryRun = true
                     result.noWrite = true
                     result.noReboot = true
+                case "--summary": result.summary = true
                 case "--version": result.version = true
                 default: result.help = true
                 }
@@ -76,7 +79,7 @@ public struct GuardArguments: Equatable, Sendable {
 
     public static let helpText = """
     Usage: kmodguard-early [--root DIR] [--kernel KVER] [--config FILE]
-                           [--dry-run] [--no-write] [--no-reboot] [--log auto|kmsg|stderr]
+                           [--dry-run] [--no-write] [--no-reboot] [--log auto|kmsg|stderr] [--summary]
            kmodguard-early [--root DIR] --check --kernel KVER [--config FILE]
 
     Runs inside the initramfs before anything waits for the root device. Loads the modules in
@@ -94,6 +97,9 @@ public struct GuardArguments: Equatable, Sendable {
       --check         only check that MODULES resolve and match KVER (implies --dry-run,
                       --no-write, --no-reboot; no devices, no fallback): exit 0 or 1
       --log TARGET    kmsg, stderr, or auto (kmsg when ROOT is / and /dev/kmsg opens)
+      --summary       end with one line for the boot log, as the initramfs hooks ask:
+                      "kmodguard-hook: kmodguard-early exit N after T s: meaning"; with
+                      --no-write --no-reboot it reads as a dry run (kmodguard.dry_run)
       -h, --help      show this help
       --version       show the version
 

@@ -12,12 +12,14 @@ public struct Kmsg {
 
     public var writesToKmsg: Bool { descriptor >= 0 }
 
-    public func log(_ level: LogLevel, _ message: String) {
+    /// One line `SOURCE: MESSAGE`; `source` is "kmodguard" but for the summary the initramfs
+    /// hooks ask for (`--summary`), which keeps their "kmodguard-hook" name.
+    public func log(_ level: LogLevel, _ message: String, source: String = "kmodguard") {
         var line: [UInt8] = []
         if descriptor >= 0 {
             line += Array(("<" + String(level.rawValue) + ">").utf8)
         }
-        line += Array("kmodguard: ".utf8)
+        line += Array((source + ": ").utf8)
         // One record per line: the kernel caps a kmsg record near 1 KiB.
         for byte in message.utf8.prefix(900) { line.append(byte == UInt8(ascii: "\n") ? UInt8(ascii: " ") : byte) }
         line.append(UInt8(ascii: "\n"))

@@ -3,7 +3,7 @@ import KmodguardCore
 import KmodguardSystem
 
 /// `kmodguard-early`: the initramfs guard. Embedded Swift, statically linked; it must never trap,
-/// so every input is validated and every failure becomes an exit code.
+/// so every input is validated and every failure becomes an exit code (`GuardExit`).
 @main
 struct KmodguardEarly {
     static func main() {
@@ -11,6 +11,7 @@ struct KmodguardEarly {
     }
 
     static func run() -> Int32 {
+        let started = Power.monotonicMilliseconds()
         var arguments: [String] = []
         var index: Int32 = 1
         while index < kg_argc() {
@@ -22,15 +23,18 @@ struct KmodguardEarly {
             options = try GuardArguments.parse(arguments)
         } catch {
             writeStandardError("kmodguard-early: " + error.message + "\n")
-            return 64
+            if arguments.contains("--summary") {
+                summarize(.usageError, since: started, options: GuardArguments(), logger: Kmsg(useKmsg: true, root: SystemRoot("/")))
+            }
+            return GuardExit.usageError.code
         }
         if options.help {
             writeStandardOutput(GuardArguments.helpText + "\n")
-            return 0
+            return GuardExit.informed.code
         }
         if options.version {
             writeStandardOutput("kmodguard-early " + kmodguardVersion + "\n")
-            return 0
+            return GuardExit.informed.code
         }
         let root = SystemRoot(options.root)
         let useKmsg: Bool
@@ -41,16 +45,29 @@ struct KmodguardEarly {
         case .auto: useKmsg = root.isHost && !options.checkOnly
         }
         let logger = Kmsg(useKmsg: useKmsg, root: SystemRoot("/"))
+        let result = guardRun(options, root: root, logger: logger)
+        if options.summary { summarize(result, since: started, options: options, logger: logger) }
+        return result.code
+    }
+
+    static func guardRun(_ options: GuardArguments, root: SystemRoot, logger: Kmsg) -> GuardExit {
         let kernelText = options.kernel ?? Power.runningKernel() ?? ""
         guard let kernel = KernelRelease(kernelText) else {
             logger.log(.error, "cannot tell the kernel release ('" + kernelText + "'); guard skipped")
-            return 4
+            return .guarded(.configInvalid)
         }
         var guardRun = EarlyGuard(platform: LiveGuardPlatform(root: root, logger: logger), root: root, kernel: kernel,
                                   dryRun: options.dryRun, noWrite: options.noWrite, noReboot: options.noReboot)
-        guard let config = guardRun.loadConfig(path: options.config ?? root.config) else { return 4 }
-        if options.checkOnly { return guardRun.checkModules(config: config) == .passed ? 0 : 1 }
-        return guardRun.run(config: config).exitCode
+        guard let config = guardRun.loadConfig(path: options.config ?? root.config) else { return .guarded(.configInvalid) }
+        if options.checkOnly { return .checked(passed: guardRun.checkModules(config: config)) }
+        return .guarded(guardRun.run(config: config))
+    }
+
+    /// The hooks' line, under their name: the guard returned (a reboot never does).
+    static func summarize(_ result: GuardExit, since started: Int64, options: GuardArguments, logger: Kmsg) {
+        let line = result.summary(milliseconds: Power.monotonicMilliseconds() - started,
+                                  dryRun: options.noWrite && options.noReboot, noReboot: options.noReboot)
+        logger.log(line.level, line.text, source: "kmodguard-hook")
     }
 
     static func writeStandardOutput(_ text: String) { write(fd: 1, text) }

@@ -36,7 +36,7 @@ struct NextBootCommand: ParsableCommand {
         case .failure(let error): throw CommandError.grubenv(error)
         }
         do {
-            try block.set(GrubEnvKey.nextEntry, entry.path)
+            try block.set(KmodguardVariable.nextEntry, entry.path)
         } catch {
             throw CommandError.grubenvChange(path: file.path, error)
         }

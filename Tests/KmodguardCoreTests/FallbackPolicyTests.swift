@@ -10,8 +10,8 @@ import Testing
         InstalledKernel(release: release, hasImage: image, menuPath: entry ? "menu>" + release.string : nil, modules: modules)
     }
 
-    func decide(lastGood: KernelRelease?, _ installed: [InstalledKernel], attempts: Int = 0, policy: FailurePolicy = .fallback) -> FallbackDecision {
-        FallbackPolicy.decide(running: running, lastGood: lastGood, installed: installed, attempts: attempts, maxAttempts: 3, policy: policy)
+    func decide(lastGood: KernelRelease?, _ installed: [InstalledKernel], attempts: Int = 0) -> FallbackDecision {
+        FallbackPolicy.decide(running: running, lastGood: lastGood, installed: installed, attempts: attempts, maxAttempts: 3)
     }
 
     @Test func validLastGoodWins() {
@@ -64,10 +64,6 @@ import Testing
     @Test func attemptsExceeded() {
         #expect(decide(lastGood: good, [kernel(good)], attempts: 2) == .boot(kernel(good), lastGood: true))
         #expect(decide(lastGood: good, [kernel(good)], attempts: 3) == .giveUp(.attemptsExceeded(attempts: 3, limit: 3)))
-    }
-
-    @Test func continuePolicy() {
-        #expect(decide(lastGood: good, [kernel(good)], policy: .continue) == .giveUp(.policyContinue))
     }
 
     @Test func rejectionsSayWhy() {

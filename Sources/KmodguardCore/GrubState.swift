@@ -1,5 +1,3 @@
-public import KmodguardCore
-
 /// GRUB's trial counter state (`kmodguard_trial`, advanced by /etc/grub.d/01_kmodguard).
 public enum TrialState: String, CaseIterable, Sendable {
     /// Userspace armed a trial for a kernel that has not booted with the guard passing yet.
@@ -10,13 +8,13 @@ public enum TrialState: String, CaseIterable, Sendable {
     case failed
 }
 
-/// Every grubenv variable kmodguard reads or writes.
+/// Every grubenv variable kmodguard reads or writes (the guard, the CLI and GRUB's snippet).
 public enum KmodguardVariable {
-    public static let nextEntry = GrubEnvKey.nextEntry
-    public static let failed = GrubEnvKey.failed
-    public static let reason = GrubEnvKey.reason
-    public static let attempts = GrubEnvKey.attempts
-    public static let lastGood = GrubEnvKey.lastGood
+    public static let nextEntry = "next_entry"
+    public static let failed = "kmodguard_failed"
+    public static let reason = "kmodguard_reason"
+    public static let attempts = "kmodguard_attempts"
+    public static let lastGood = "kmodguard_last_good"
     public static let goodEntry = "kmodguard_good_entry"
     public static let pin = "kmodguard_pin"
     public static let trial = "kmodguard_trial"
@@ -24,7 +22,7 @@ public enum KmodguardVariable {
     public static let grubFallback = "kmodguard_grub_fallback"
 }
 
-/// kmodguard's view of grubenv.
+/// kmodguard's view of grubenv, shared by the guard and the CLI.
 public struct GrubState: Equatable, Sendable {
     public var nextEntry: String?
     public var failedKernel: KernelRelease?
