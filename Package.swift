@@ -31,7 +31,7 @@ let strictSwift: [SwiftSetting] = [
 let muslCFlags = ["--sysroot=" + staticDirectory + "/sysroot", "-isystem", staticDirectory + "/include"]
 let embeddedSwift: [SwiftSetting] = embedded
     ? [.enableExperimentalFeature("Embedded"),
-       .unsafeFlags(["-wmo", "-Osize"] + muslCFlags.flatMap { ["-Xcc", $0] })]
+       .unsafeFlags(["-wmo", "-Osize", "-Xfrontend", "-function-sections"] + muslCFlags.flatMap { ["-Xcc", $0] })]
     : []
 let embeddedC: [CSetting] = embedded ? [.unsafeFlags(muslCFlags + ["-Os", "-ffunction-sections", "-fdata-sections"])] : []
 

@@ -62,12 +62,17 @@ public struct EarlyGuard<Platform: GuardPlatform> {
     /// Loads the modules; waits for the devices only when every module loaded.
     public mutating func observeStorage(_ config: GuardConfig) -> GuardObservation {
         var seen = GuardObservation(kernel: kernel, config: config, dryRun: dryRun)
+        var loaded = true
         for module in config.modules {
-            seen.modules.append(ModuleResult(module, platform.loadModule(module, kernel: kernel, dryRun: dryRun)))
+            let failure = platform.loadModule(module, kernel: kernel, dryRun: dryRun)
+            if failure != nil { loaded = false }
+            seen.modules.append(ModuleResult(module, failure))
         }
-        guard seen.modules.allSatisfy({ $0.failure == nil }) else { return seen }
+        guard loaded else { return seen }
         let deadline = platform.now() + Int64(config.waitTimeout) * 1000
-        seen.missingDevices = config.waitFor.filter { !platform.waitForDevice($0, deadline: deadline) }
+        for tag in config.waitFor where !platform.waitForDevice(tag, deadline: deadline) {
+            seen.missingDevices.append(tag)
+        }
         return seen
     }
 
@@ -106,29 +111,31 @@ public struct EarlyGuard<Platform: GuardPlatform> {
 
     mutating func readBootFiles(grubenv: String, bootDirectory: String, config: GuardConfig) -> BootFiles {
         let grubConfigPath = parentDirectory(grubenv) + "/grub.cfg"
-        let imagePrefix = Array("vmlinuz-".utf8)
-        let kernels = platform.listDirectory(bootDirectory).map { names in
-            names.compactMap { name -> KernelRelease? in
-                guard name.utf8.starts(with: imagePrefix) else { return nil }
-                return KernelRelease(String(decoding: name.utf8.dropFirst(imagePrefix.count), as: UTF8.self))
-            }
-        }
         var verified: [KernelRelease] = []
         if case .success(let bytes) = platform.readFile(root.verifiedKernels, limit: 64 * 1024) {
-            verified = ShellAssignmentParser.splitLines(bytes).compactMap { KernelRelease(String(decoding: $0, as: UTF8.self)) }
+            for line in ShellAssignmentParser.splitLines(bytes) {
+                if let release = KernelRelease(String(decoding: line, as: UTF8.self)) { verified.append(release) }
+            }
         }
-        var seenKernels: Result<[SeenKernel], SystemError> = .success([])
-        switch kernels {
-        case .failure(let error): seenKernels = .failure(error)
-        case .success(let releases):
-            var seen: [SeenKernel] = []
-            for release in releases { seen.append(SeenKernel(release, platform.moduleAvailability(config.modules, kernel: release))) }
-            seenKernels = .success(seen)
+        let menu: Result<GrubMenu, SystemError>
+        switch platform.readFile(grubConfigPath, limit: 4 * 1024 * 1024) {
+        case .success(let bytes): menu = .success(GrubMenu(parsing: bytes))
+        case .failure(let error): menu = .failure(error)
         }
-        return BootFiles(grubenvPath: grubenv, grubenv: platform.readFile(grubenv, limit: GrubEnvBlock.size + 1),
-                         grubConfigPath: grubConfigPath,
-                         menu: platform.readFile(grubConfigPath, limit: 4 * 1024 * 1024).map { GrubMenu(parsing: $0) },
-                         bootDirectory: bootDirectory, kernels: seenKernels, verified: verified)
+        var files = BootFiles(grubenvPath: grubenv, grubenv: platform.readFile(grubenv, limit: GrubEnvBlock.size + 1),
+                              grubConfigPath: grubConfigPath, menu: menu, bootDirectory: bootDirectory, verified: verified)
+        switch platform.listDirectory(bootDirectory) {
+        case .failure(let error): files.listError = error
+        case .success(let names):
+            let prefix = Array("vmlinuz-".utf8)
+            for name in names where name.utf8.starts(with: prefix) {
+                if let release = KernelRelease(String(decoding: name.utf8.dropFirst(prefix.count), as: UTF8.self)) {
+                    files.kernels.append(InstalledKernel(release: release, hasImage: true, menuPath: nil,
+                                                         modules: platform.moduleAvailability(config.modules, kernel: release)))
+                }
+            }
+        }
+        return files
     }
 
     // MARK: - Execute

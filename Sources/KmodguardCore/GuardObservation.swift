@@ -1,7 +1,7 @@
 /// What the guard saw on this boot: the one input of `GuardPlanner.plan`. `EarlyGuard` fills it in
 /// two steps: the storage check always, the boot files only when the planner asks for them
 /// (`GuardPlan.needsBootFiles`), so the happy path mounts and reads nothing.
-public struct GuardObservation: Equatable, Sendable {
+public struct GuardObservation: Sendable {
     public var kernel: KernelRelease
     public var config: GuardConfig
     /// The modules were resolved and checked against `kernel` (`--dry-run`), not inserted.
@@ -37,7 +37,7 @@ public struct ModuleResult: Equatable, Sendable {
 }
 
 /// What the guard found when it looked for grubenv.
-public struct BootObservation: Equatable, Sendable {
+public struct BootObservation: Sendable {
     public var grubenv: GrubenvLookup
     /// `/proc/cmdline`, for GRUB's `kmodguard.boot=` marker.
     public var commandLine: Result<[UInt8], SystemError>
@@ -56,7 +56,7 @@ public struct BootObservation: Equatable, Sendable {
 }
 
 /// Where grubenv is, or why it was not found.
-public enum GrubenvLookup: Equatable, Sendable {
+public enum GrubenvLookup: Sendable {
     case found(BootFiles)
     /// `path` (GRUBENV under the root) does not exist and BOOT_DEVICE is not set.
     case absent(path: String)
@@ -66,40 +66,33 @@ public enum GrubenvLookup: Equatable, Sendable {
 }
 
 /// The files next to a reachable grubenv.
-public struct BootFiles: Equatable, Sendable {
+public struct BootFiles: Sendable {
     public var grubenvPath: String
     public var grubenv: Result<[UInt8], SystemError>
     public var grubConfigPath: String
     public var menu: Result<GrubMenu, SystemError>
     /// The directory holding the kernel images.
     public var bootDirectory: String
-    /// One per `vmlinuz-RELEASE` there, with what its module tree says about the guarded modules.
-    public var kernels: Result<[SeenKernel], SystemError>
+    /// One per `vmlinuz-RELEASE` there, with what its module tree says about the guarded modules
+    /// as seen from here (`.notVisible(verified: false)` when it cannot be seen). `menuPath` is
+    /// left nil: the planner looks the entry up in `menu`, and the release up in `verified`.
+    public var kernels: [InstalledKernel]
+    /// The boot directory could not be listed.
+    public var listError: SystemError?
     /// `/etc/kmodguard/verified-kernels` (empty when it cannot be read).
     public var verified: [KernelRelease]
 
     public init(grubenvPath: String, grubenv: Result<[UInt8], SystemError>, grubConfigPath: String,
-                menu: Result<GrubMenu, SystemError>, bootDirectory: String, kernels: Result<[SeenKernel], SystemError>,
-                verified: [KernelRelease]) {
+                menu: Result<GrubMenu, SystemError>, bootDirectory: String, kernels: [InstalledKernel] = [],
+                listError: SystemError? = nil, verified: [KernelRelease] = []) {
         self.grubenvPath = grubenvPath
         self.grubenv = grubenv
         self.grubConfigPath = grubConfigPath
         self.menu = menu
         self.bootDirectory = bootDirectory
         self.kernels = kernels
+        self.listError = listError
         self.verified = verified
-    }
-}
-
-/// An installed kernel image and its module tree as the platform sees it (`.notVisible` is
-/// always `verified: false` here; the planner consults the verified list).
-public struct SeenKernel: Equatable, Sendable {
-    public var release: KernelRelease
-    public var modules: ModuleAvailability
-
-    public init(_ release: KernelRelease, _ modules: ModuleAvailability) {
-        self.release = release
-        self.modules = modules
     }
 }
 

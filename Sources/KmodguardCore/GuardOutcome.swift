@@ -31,7 +31,7 @@ public enum GiveUpReason: Equatable, Sendable {
 }
 
 /// What `GuardPlanner.plan` decided: `EarlyGuard` carries it out (write, log, record, reboot).
-public struct GuardPlan: Equatable, Sendable {
+public struct GuardPlan: Sendable {
     public var outcome: GuardOutcome
     /// The grubenv write, nil when nothing is written.
     public var grubenvUpdate: GrubenvUpdate?
@@ -64,7 +64,7 @@ public struct GuardLogLine: Equatable, Sendable {
 
 /// Typed changes to the grubenv at `path`; `block` is the block read there with them applied,
 /// written back in place.
-public struct GrubenvUpdate: Equatable, Sendable {
+public struct GrubenvUpdate: Sendable {
     public var path: String
     public var changes: [GrubChange]
     public var block: GrubEnvBlock
@@ -131,9 +131,10 @@ public enum GuardExit: Equatable, Sendable {
         case .usageError:
             what = "usage error: the hook and kmodguard-early do not match"
         }
-        let centiseconds = max(milliseconds, 0) / 10
+        // Int, not Int32/Int64: each integer type's String(_:) is its own code in the guard.
+        let centiseconds = Int(truncatingIfNeeded: max(milliseconds, 0) / 10)
         let time = String(centiseconds / 100) + "." + String(centiseconds / 10 % 10) + String(centiseconds % 10) + " s"
-        return GuardLogLine(level, "kmodguard-early exit " + String(code) + " after " + time + ": " + what
+        return GuardLogLine(level, "kmodguard-early exit " + String(Int(code)) + " after " + time + ": " + what
             + (dryRun ? " [kmodguard.dry_run]" : "") + "; the boot continues")
     }
 }

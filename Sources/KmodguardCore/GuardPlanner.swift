@@ -167,19 +167,16 @@ public enum GuardPlanner {
             log.add(.error, "cannot read " + files.grubConfigPath + ": " + error.description)
             menu = GrubMenu(entries: [])
         }
-        let kernels: [SeenKernel]
-        switch files.kernels {
-        case .success(let seen): kernels = seen
-        case .failure(let error):
+        if let error = files.listError {
             log.add(.error, "cannot list " + files.bootDirectory + ": " + error.description)
-            kernels = []
         }
-        return kernels.sorted { $0.release > $1.release }.map { kernel in
+        let kernels = files.kernels.map { kernel in
             var availability = kernel.modules
             if case .notVisible = availability { availability = .notVisible(verified: files.verified.contains(kernel.release)) }
-            return InstalledKernel(release: kernel.release, hasImage: true, menuPath: menu.entry(for: kernel.release)?.path,
+            return InstalledKernel(release: kernel.release, hasImage: kernel.hasImage, menuPath: menu.entry(for: kernel.release)?.path,
                                    modules: availability)
         }
+        return kernels.sorted { $0.release > $1.release }
     }
 
     /// grubenv cannot be written: reboot only when GRUB's `kmodguard.boot=` marker says the next
