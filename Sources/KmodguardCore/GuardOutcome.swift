@@ -103,6 +103,14 @@ public enum GuardExit: Equatable, Sendable {
     /// `noReboot`: `--no-reboot` alone. Any other run that returns at all ended without a reboot.
     public func summary(milliseconds: Int64, dryRun: Bool, noReboot: Bool) -> GuardLogLine {
         var level = LogLevel.error
+        /// Exits 1 and 3 come back only when the reboot was not asked for, or failed.
+        func withoutReboot(_ what: String, dry: String, failed: String) -> String {
+            guard !dryRun else {
+                level = .warning
+                return dry
+            }
+            return what + (noReboot ? " (--no-reboot)" : failed)
+        }
         let what: String
         switch self {
         case .guarded(.passed), .checked(passed: true), .informed:
@@ -111,21 +119,13 @@ public enum GuardExit: Equatable, Sendable {
         case .checked(passed: false):
             what = "the guarded modules do not resolve or do not match this kernel"
         case .guarded(.fallbackScheduled):
-            if dryRun {
-                level = .warning
-                what = "a fallback would be scheduled (dry run: grubenv unchanged, no reboot)"
-            } else {
-                what = noReboot ? "fallback scheduled (--no-reboot)" : "fallback scheduled, but the reboot failed"
-            }
+            what = withoutReboot("fallback scheduled", dry: "a fallback would be scheduled (dry run: grubenv unchanged, no reboot)",
+                                 failed: ", but the reboot failed")
         case .guarded(.gaveUp):
             what = "the guarded modules failed and no fallback is possible (see above)"
         case .guarded(.grubenvUnreachable):
-            if dryRun {
-                level = .warning
-                what = "grubenv unreachable: would reboot at once (dry run: no reboot)"
-            } else {
-                what = noReboot ? "grubenv unreachable (--no-reboot)" : "grubenv unreachable, and the reboot failed"
-            }
+            what = withoutReboot("grubenv unreachable", dry: "grubenv unreachable: would reboot at once (dry run: no reboot)",
+                                 failed: ", and the reboot failed")
         case .guarded(.configInvalid):
             what = "configuration missing or invalid: nothing checked"
         case .usageError:
