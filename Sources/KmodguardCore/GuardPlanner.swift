@@ -29,18 +29,17 @@ public enum GuardPlanner {
         }
         guard let boot = seen.boot else { return GuardPlan(.passed, log: log.lines, needsBootFiles: true) }
 
-        let files: BootFiles
         switch boot.grubenv {
-        case .found(let found):
-            files = found
+        case .found:
+            break
         case .absent(let path):
             log.add(.error, path + " does not exist and BOOT_DEVICE is not set")
-            return withoutGrubenv("grubenv " + config.grubenv + " is not reachable", boot, log)
         case .mountFailed(let device, let error):
             log.add(.error, "cannot mount BOOT_DEVICE " + device.description + ": " + error.description)
-            return withoutGrubenv("grubenv " + config.grubenv + " is not reachable", boot, log)
         case .notOnBootDevice(let device):
             log.add(.error, "BOOT_DEVICE " + device.description + " holds no " + config.grubenv)
+        }
+        guard case .found(let files) = boot.grubenv else {
             return withoutGrubenv("grubenv " + config.grubenv + " is not reachable", boot, log)
         }
         let cannotUpdate = "grubenv " + files.grubenvPath + " cannot be updated"
