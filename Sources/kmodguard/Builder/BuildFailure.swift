@@ -29,6 +29,8 @@ enum BuildFailure: Error, CustomStringConvertible {
     /// `modinfo` cannot read a built module (not an ELF module, truncated).
     case moduleUnreadable(path: String, reason: String)
     case launch(CommandLaunchError)
+    /// The dkms.conf, evaluated for this kernel, is unusable (DKMS: "Bad conf file").
+    case source(DriverSourceError)
 
     /// True for `.excluded`: nothing is wrong, the source is not meant for this kernel.
     var isSkip: Bool {
@@ -86,6 +88,8 @@ enum BuildFailure: Error, CustomStringConvertible {
         case .moduleUnreadable(let path, let reason):
             return "modinfo cannot read the built module " + path + ": " + (reason.isEmpty ? "no vermagic" : reason)
         case .launch(let error):
+            return error.description
+        case .source(let error):
             return error.description
         }
     }
