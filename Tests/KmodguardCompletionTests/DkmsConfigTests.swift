@@ -6,7 +6,7 @@ import Testing
 /// here as the `declare -p` text bash prints for them.
 @Suite struct DkmsConfigTests {
     func read(_ declarations: String, kernel: String = "6.1.0-56-cloud-amd64",
-              matches: (String, String) -> Bool = { pattern, text in text.hasPrefix(pattern.replacingOccurrences(of: "^", with: "")) })
+              matches: (String, String) -> Bool = { pattern, text in text.hasPrefix(String(pattern.drop { $0 == "^" })) })
         throws -> DkmsConfig {
         try DkmsConfig.read(try ShellDeclarations.parse(declarations), kernel: kernel, matches: matches)
     }
