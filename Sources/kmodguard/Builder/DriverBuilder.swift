@@ -94,12 +94,24 @@ struct DriverBuilder {
         if result.timedOut { throw .timedOut(seconds: timeoutSeconds, log: workspace.log) }
         if !result.succeeded {
             let text = Self.readLog(workspace.log)
+            if CompilerLog.firstError(text) == nil, let path = DeniedWrite.firstOutside(text, allowed: workspace.dkmsTree) {
+                throw .writesOutsideBuildDirectory(path: path, log: workspace.log)
+            }
             let first = CompilerLog.firstError(text).map { Self.shortened($0, buildDirectory: workspace.buildDirectory) }
             throw .compileFailed(firstError: first, log: workspace.log)
         }
 
         var modules: [BuiltModule] = []
-        let paths = try modulePaths(source, workspace: workspace)
+        let paths: [(String, String)]
+        do {
+            paths = try modulePaths(source, workspace: workspace)
+        } catch {
+            if case .moduleMissing = error,
+               let path = DeniedWrite.firstOutside(Self.readLog(workspace.log), allowed: workspace.dkmsTree) {
+                throw .writesOutsideBuildDirectory(path: path, log: workspace.log)
+            }
+            throw error
+        }
         for (index, (name, path)) in paths.enumerated() {
             let strips = source.declaredModules.isEmpty || source.declaredModules[index].strip
             if strips, let strip = findExecutable("strip") {
