@@ -4,26 +4,36 @@ public import KmodguardCore
 public struct DkmsModule: Equatable, Sendable {
     /// `BUILT_MODULE_NAME[i]`: the `.ko` name without extension.
     public var name: String
-    /// `BUILT_MODULE_LOCATION[i]`: subdirectory of the build tree holding the `.ko` ("" = top).
+    /// `BUILT_MODULE_LOCATION[i]`: subdirectory of the build tree holding the `.ko` ("" = top,
+    /// else ending in `/`, as DKMS normalizes it).
     public var builtLocation: String
     /// `DEST_MODULE_LOCATION[i]`, kept for reporting; kmodguard always installs to `updates/`.
     public var destination: String
+    /// `STRIP[i]`: `strip -g` the module after the build (DKMS's default: yes).
+    public var strip: Bool
 
-    public init(name: String, builtLocation: String, destination: String) {
+    public init(name: String, builtLocation: String, destination: String, strip: Bool = true) {
         self.name = name
         self.builtLocation = builtLocation
         self.destination = destination
+        self.strip = strip
     }
 }
 
-/// The parts of a `dkms.conf` kmodguard uses. DKMS sources the file with bash; kmodguard reads
-/// its assignments (`KEY=…`, `KEY[N]=…`) and keeps values verbatim, so that `$kernelver` and
-/// friends in `MAKE[0]` are expanded by `/bin/sh` at build time with DKMS's variables set.
+/// A `dkms.conf` as DKMS 3.0.10 reads it. DKMS *sources* the file with bash (kmodguard's
+/// `DkmsConfigEvaluation` does the same and reads the variables back with `declare -p`); this
+/// type applies DKMS's `read_conf` to those variables: the module arrays (a scalar is element 0;
+/// the record count is the largest of the four arrays' sizes; a missing `BUILT_MODULE_NAME` is
+/// `PACKAGE_NAME` when there is exactly one `DEST_MODULE_LOCATION`), `MAKE`/`MAKE_MATCH`,
+/// `STRIP`, `PATCH`/`PATCH_MATCH`, `BUILD_EXCLUSIVE_*`, `PRE_BUILD`/`POST_BUILD`, and the
+/// same "Bad conf file" checks. Keys kmodguard does not implement are refused by name.
 public struct DkmsConfig: Equatable, Sendable {
     public var packageName: String?
     public var packageVersion: String?
     public var modules: [DkmsModule] = []
-    /// `MAKE[0]`; nil means DKMS's default `make -C $kernel_source_dir M=$build_dir`.
+    /// The make command DKMS picks (`MAKE[i]` whose `MAKE_MATCH[i]` matches the kernel, else
+    /// `MAKE[0]`), already expanded by bash; nil means DKMS's default
+    /// `make -C $kernel_source_dir M=$dkms_tree/$module/$module_version/build`.
     public var make: String?
     public var clean: String?
     /// `BUILD_EXCLUSIVE_KERNEL`: an extended regular expression the kernel release must match.
@@ -33,116 +43,133 @@ public struct DkmsConfig: Equatable, Sendable {
     /// `BUILD_EXCLUSIVE_ARCH`: an extended regular expression the architecture must match.
     public var buildExclusiveArch: String?
     /// `PATCH[i]` file names under `patches/`, with their optional `PATCH_MATCH[i]` expressions.
-    public var patches: [(file: String, match: String?)] = []
-    /// Lines that are not plain assignments (shell code DKMS would run); reported, not run.
-    public var unsupportedLines: [Int] = []
+    public var patches: [DkmsPatch] = []
+    /// `PRE_BUILD`: run from the build directory after patching, before make (a path relative to
+    /// it, then arguments); DKMS runs it only if it is executable and ignores its status.
+    public var preBuild: String?
+    /// `POST_BUILD`: likewise, after the modules are built.
+    public var postBuild: String?
 
     public init() {}
 
-    public static func == (lhs: DkmsConfig, rhs: DkmsConfig) -> Bool {
-        lhs.packageName == rhs.packageName && lhs.packageVersion == rhs.packageVersion && lhs.modules == rhs.modules
-            && lhs.make == rhs.make && lhs.clean == rhs.clean && lhs.buildExclusiveKernel == rhs.buildExclusiveKernel
-            && lhs.buildExclusiveConfig == rhs.buildExclusiveConfig && lhs.buildExclusiveArch == rhs.buildExclusiveArch
-            && lhs.patches.map { $0.file } == rhs.patches.map { $0.file } && lhs.patches.map { $0.match } == rhs.patches.map { $0.match }
-            && lhs.unsupportedLines == rhs.unsupportedLines
-    }
+    /// Every variable DKMS 3.0.10 unsets before sourcing a dkms.conf and reads back after
+    /// (`dkms_conf_variables`), in its order.
+    public static let variableNames = [
+        "CLEAN", "PACKAGE_NAME", "PACKAGE_VERSION", "POST_ADD", "POST_BUILD", "POST_INSTALL", "POST_REMOVE", "PRE_BUILD",
+        "PRE_INSTALL", "BUILD_DEPENDS", "BUILD_EXCLUSIVE_KERNEL", "BUILD_EXCLUSIVE_ARCH", "BUILD_EXCLUSIVE_CONFIG",
+        "build_exclude", "OBSOLETE_BY", "MAKE", "MAKE_MATCH", "PATCH", "PATCH_MATCH", "patch_array", "BUILT_MODULE_NAME",
+        "built_module_name", "BUILT_MODULE_LOCATION", "built_module_location", "DEST_MODULE_NAME", "dest_module_name",
+        "DEST_MODULE_LOCATION", "dest_module_location", "STRIP", "strip", "AUTOINSTALL", "NO_WEAK_MODULES", "SIGN_FILE",
+        "MOK_SIGNING_KEY", "MOK_CERTIFICATE", "REMAKE_INITRD", "MODULES_CONF", "MODULES_CONF_OBSOLETES",
+        "MODULES_CONF_ALIAS_TYPE", "MODULES_CONF_OBSOLETE_ONLY",
+    ]
 
-    /// Parses the text of a dkms.conf. Never fails: what cannot be read is listed in
-    /// `unsupportedLines`, and a source without `BUILT_MODULE_NAME` has no modules.
-    public static func parse(_ bytes: [UInt8]) -> DkmsConfig {
-        var scalars: [String: String] = [:]
-        var arrays: [String: [Int: String]] = [:]
-        var unsupported: [Int] = []
-        var lineNumber = 0
-        for line in ShellAssignmentParser.splitLines(bytes) {
-            lineNumber += 1
-            guard let assignment = parseAssignment(line) else {
-                if !isBlankOrComment(line) { unsupported.append(lineNumber) }
-                continue
-            }
-            if let index = assignment.index {
-                arrays[assignment.key, default: [:]][index] = assignment.value
-            } else {
-                scalars[assignment.key] = assignment.value
-            }
+    /// Keys DKMS acts on that kmodguard does not: a dkms.conf setting one is refused, never
+    /// silently half-built. (`AUTOINSTALL`, `NO_WEAK_MODULES`, `REMAKE_INITRD`, `CLEAN` are
+    /// accepted: kmodguard builds every configured source, Debian has no weak modules, kmodguard
+    /// always rebuilds and checks the initramfs, and every build starts from a fresh copy.)
+    public static let unsupportedKeys = [
+        "POST_ADD", "PRE_INSTALL", "POST_INSTALL", "POST_REMOVE", "BUILD_DEPENDS", "OBSOLETE_BY", "DEST_MODULE_NAME",
+        "SIGN_FILE", "MOK_SIGNING_KEY", "MOK_CERTIFICATE", "MODULES_CONF", "MODULES_CONF_OBSOLETES",
+        "MODULES_CONF_ALIAS_TYPE", "MODULES_CONF_OBSOLETE_ONLY",
+    ]
+
+    /// Applies DKMS's `read_conf` to the variables a sourced dkms.conf left (`declare -p`
+    /// output, see `ShellDeclarations`) for `kernel`. `matches(pattern, text)` evaluates an
+    /// extended regular expression (bash's `=~`, for `MAKE_MATCH`).
+    public static func read(_ variables: [String: ShellValue], kernel: String,
+                            matches: (String, String) -> Bool) throws(DkmsConfigError) -> DkmsConfig {
+        func value(_ name: String) -> String? {
+            guard let text = variables[name]?.first, !text.isEmpty else { return nil }
+            return text
+        }
+        var problems: [String] = []
+        for key in unsupportedKeys {
+            guard let set = variables[key] else { continue }
+            if case .array(let elements) = set, elements.values.allSatisfy(\.isEmpty) { continue }
+            if case .scalar(let text) = set, text.isEmpty { continue }
+            if key == "DEST_MODULE_NAME", case .array(let elements) = set,
+               elements.allSatisfy({ $0.value.isEmpty || $0.value == variables["BUILT_MODULE_NAME"]?[$0.key] }) { continue }
+            if key == "DEST_MODULE_NAME", case .scalar(let text) = set, text == variables["BUILT_MODULE_NAME"]?.first { continue }
+            problems.append(key + " is set, and kmodguard does not support it (remove it, or build this source with DKMS)")
         }
         var config = DkmsConfig()
-        config.unsupportedLines = unsupported
-        config.packageName = scalars["PACKAGE_NAME"]
-        config.packageVersion = scalars["PACKAGE_VERSION"]
-        config.make = arrays["MAKE"]?[0] ?? scalars["MAKE"]
-        config.clean = scalars["CLEAN"]
-        config.buildExclusiveKernel = scalars["BUILD_EXCLUSIVE_KERNEL"].flatMap { $0.isEmpty ? nil : $0 }
-        config.buildExclusiveArch = scalars["BUILD_EXCLUSIVE_ARCH"].flatMap { $0.isEmpty ? nil : $0 }
-        config.buildExclusiveConfig = scalars["BUILD_EXCLUSIVE_CONFIG"].map(splitWords) ?? []
-        let names = arrays["BUILT_MODULE_NAME"] ?? scalars["BUILT_MODULE_NAME"].map { [0: $0] } ?? [:]
-        for index in names.keys.sorted() {
-            guard let name = names[index], !name.isEmpty else { continue }
-            config.modules.append(DkmsModule(
-                name: name,
-                builtLocation: arrays["BUILT_MODULE_LOCATION"]?[index] ?? "",
-                destination: arrays["DEST_MODULE_LOCATION"]?[index] ?? ""))
+        config.packageName = value("PACKAGE_NAME")
+        config.packageVersion = value("PACKAGE_VERSION")
+        config.clean = value("CLEAN")
+        config.preBuild = value("PRE_BUILD")
+        config.postBuild = value("POST_BUILD")
+        config.buildExclusiveKernel = value("BUILD_EXCLUSIVE_KERNEL")
+        config.buildExclusiveArch = value("BUILD_EXCLUSIVE_ARCH")
+        config.buildExclusiveConfig = value("BUILD_EXCLUSIVE_CONFIG").map(splitWords) ?? []
+
+        let names = variables["BUILT_MODULE_NAME"]
+        let locations = variables["BUILT_MODULE_LOCATION"]
+        let destinations = variables["DEST_MODULE_LOCATION"]
+        let strips = variables["STRIP"]
+        let count = [names, locations, variables["DEST_MODULE_NAME"], destinations].map { $0?.count ?? 0 }.max() ?? 0
+        var firstStrip = true
+        for index in 0..<count {
+            var name = names?[index] ?? ""
+            if name.isEmpty, destinations?.count == 1, let package = config.packageName { name = package }
+            var location = locations?[index] ?? ""
+            if !location.isEmpty, location.utf8.last != UInt8(ascii: "/") { location += "/" }
+            let destination = destinations?[index] ?? ""
+            let stripText = strips?[index] ?? ""
+            let strip: Bool
+            switch stripText.utf8.first {
+            case UInt8(ascii: "n"), UInt8(ascii: "N"): strip = false
+            case UInt8(ascii: "y"), UInt8(ascii: "Y"): strip = true
+            default: strip = stripText.isEmpty && index > 0 ? firstStrip : true
+            }
+            if index == 0 { firstStrip = strip }
+            let record = " (record #" + String(index) + ")"
+            if name.isEmpty { problems.append("no BUILT_MODULE_NAME" + record) }
+            if name.hasSuffix(".o") || name.hasSuffix(".ko") { problems.append("BUILT_MODULE_NAME ends in .o or .ko" + record) }
+            if destination.isEmpty {
+                problems.append("no DEST_MODULE_LOCATION" + record)
+            } else if !(destination.hasPrefix("/kernel") || destination.hasPrefix("/updates") || destination.hasPrefix("/extra")) {
+                problems.append("DEST_MODULE_LOCATION does not begin with /kernel, /updates or /extra" + record)
+            }
+            config.modules.append(DkmsModule(name: name, builtLocation: location, destination: destination, strip: strip))
         }
-        let patches = arrays["PATCH"] ?? [:]
-        for index in patches.keys.sorted() {
-            if let file = patches[index], !file.isEmpty {
-                config.patches.append((file, arrays["PATCH_MATCH"]?[index]))
+        if count == 0 { problems.append("no DEST_MODULE_LOCATION") }
+        if config.packageName == nil { problems.append("no PACKAGE_NAME") }
+        if config.packageVersion == nil { problems.append("no PACKAGE_VERSION") }
+
+        // DKMS: MAKE[0] unless MAKE_MATCH[0] is set; then the last MAKE[i] whose MAKE_MATCH[i] matches.
+        let makes = variables["MAKE"]
+        let makeMatches = variables["MAKE_MATCH"]
+        var make = (makeMatches?[0] ?? "").isEmpty ? makes?[0] : nil
+        for index in 0..<(makes?.count ?? 0) {
+            if let command = makes?[index], !command.isEmpty, let pattern = makeMatches?[index], !pattern.isEmpty,
+               matches(pattern, kernel) {
+                make = command
             }
         }
+        config.make = make.flatMap { $0.isEmpty ? nil : $0 }
+
+        if let patches = variables["PATCH"] {
+            for index in 0..<patches.count {
+                if let file = patches[index], !file.isEmpty {
+                    let match = variables["PATCH_MATCH"]?[index]
+                    config.patches.append(DkmsPatch(file: file, match: match.flatMap { $0.isEmpty ? nil : $0 }))
+                }
+            }
+        }
+        guard problems.isEmpty else { throw DkmsConfigError(problems: problems) }
         return config
     }
+}
 
-    static func isBlankOrComment(_ line: ArraySlice<UInt8>) -> Bool {
-        guard let first = line.first(where: { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\t") && $0 != UInt8(ascii: "\r") }) else {
-            return true
-        }
-        return first == UInt8(ascii: "#")
-    }
+/// `PATCH[i]` and its `PATCH_MATCH[i]`.
+public struct DkmsPatch: Equatable, Sendable {
+    public var file: String
+    public var match: String?
 
-    /// `KEY=value` / `KEY[N]=value` with the value's quotes removed and `$…` kept.
-    static func parseAssignment(_ line: ArraySlice<UInt8>) -> (key: String, index: Int?, value: String)? {
-        var i = line.startIndex
-        while i < line.endIndex, line[i] == UInt8(ascii: " ") || line[i] == UInt8(ascii: "\t") { i += 1 }
-        if line[i...].starts(with: Array("export ".utf8)) { i += 7 }
-        let keyStart = i
-        while i < line.endIndex, isNameByte(line[i]) { i += 1 }
-        guard i > keyStart, i < line.endIndex else { return nil }
-        let key = String(decoding: line[keyStart..<i], as: UTF8.self)
-        var index: Int?
-        if line[i] == UInt8(ascii: "[") {
-            guard let close = line[i...].firstIndex(of: UInt8(ascii: "]")),
-                  let number = parseInteger(String(decoding: line[(i + 1)..<close], as: UTF8.self), in: 0...999) else { return nil }
-            index = number
-            i = close + 1
-        }
-        guard i < line.endIndex, line[i] == UInt8(ascii: "=") else { return nil }
-        i += 1
-        var value: [UInt8] = []
-        while i < line.endIndex {
-            let byte = line[i]
-            if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "'") {
-                guard let close = line[(i + 1)...].firstIndex(of: byte) else { return nil }
-                value += line[(i + 1)..<close]
-                i = close + 1
-            } else if byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") || byte == UInt8(ascii: "\r") {
-                // Only a comment may follow an unquoted value.
-                var j = i
-                while j < line.endIndex, line[j] == UInt8(ascii: " ") || line[j] == UInt8(ascii: "\t") || line[j] == UInt8(ascii: "\r") { j += 1 }
-                guard j == line.endIndex || line[j] == UInt8(ascii: "#") else { return nil }
-                break
-            } else if byte == UInt8(ascii: ";") {
-                return nil
-            } else {
-                value.append(byte)
-                i += 1
-            }
-        }
-        return (key, index, String(decoding: value, as: UTF8.self))
-    }
-
-    private static func isNameByte(_ byte: UInt8) -> Bool {
-        (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z")) || (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z"))
-            || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")) || byte == UInt8(ascii: "_")
+    public init(file: String, match: String?) {
+        self.file = file
+        self.match = match
     }
 }
 

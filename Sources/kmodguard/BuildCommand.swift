@@ -57,10 +57,6 @@ struct BuildCommand: ParsableCommand {
         } catch let error as DriverSourceError {
             throw BuildCommandError(error.description)
         }
-        for line in driver.unsupportedLines {
-            Self.warn("warning: " + driver.directory + "/dkms.conf line " + String(line)
-                + " is shell code; kmodguard reads only assignments and ignores it")
-        }
 
         var builder = DriverBuilder(root: context.root, runner: context.runner)
         builder.timeoutSeconds = timeout

@@ -49,16 +49,18 @@ import Testing
         #expect(try DriverSource.locate(makefile).name == "other")
 
         let noName = try directory.make("noname")
-        try directory.write(noName + "/dkms.conf", "PACKAGE_VERSION=1\nBUILT_MODULE_NAME[0]=x\n")
-        #expect(throws: DriverSourceError.missingKey("PACKAGE_NAME", file: noName + "/dkms.conf")) { try DriverSource.locate(noName) }
+        try directory.write(noName + "/dkms.conf", "PACKAGE_VERSION=1\nBUILT_MODULE_NAME[0]=x\nDEST_MODULE_LOCATION=/extra\n")
+        #expect(throws: DriverSourceError.invalidConfig(file: noName + "/dkms.conf", DkmsConfigError(problems: ["no PACKAGE_NAME"]))) {
+            try DriverSource.locate(noName)
+        }
 
         let hostile = try directory.make("hostile")
-        try directory.write(hostile + "/dkms.conf", "PACKAGE_NAME=../../etc\nPACKAGE_VERSION=1\n")
+        try directory.write(hostile + "/dkms.conf", "PACKAGE_NAME=../../etc\nPACKAGE_VERSION=1\nDEST_MODULE_LOCATION=/extra\n")
         #expect(throws: DriverSourceError.invalidName(field: "PACKAGE_NAME", value: "../../etc", file: hostile + "/dkms.conf")) {
             try DriverSource.locate(hostile)
         }
-        try directory.write(hostile + "/dkms.conf", "PACKAGE_NAME=x\nPACKAGE_VERSION=1\nBUILT_MODULE_NAME[0]=x\nBUILT_MODULE_LOCATION[0]=../..\n")
-        #expect(throws: DriverSourceError.invalidName(field: "BUILT_MODULE_LOCATION", value: "../..", file: hostile + "/dkms.conf")) {
+        try directory.write(hostile + "/dkms.conf", "PACKAGE_NAME=x\nPACKAGE_VERSION=1\nBUILT_MODULE_NAME[0]=x\nBUILT_MODULE_LOCATION[0]=../..\nDEST_MODULE_LOCATION=/extra\n")
+        #expect(throws: DriverSourceError.invalidName(field: "BUILT_MODULE_LOCATION", value: "../../", file: hostile + "/dkms.conf")) {
             try DriverSource.locate(hostile)
         }
 
@@ -76,7 +78,10 @@ import Testing
     }
 
     @Test func makeScriptDefinesDkmsVariablesWithoutExportingThem() throws {
-        var config = DkmsConfig.parse(Array("PACKAGE_NAME=acpi-call\nPACKAGE_VERSION=1.2.2\nBUILT_MODULE_NAME[0]=acpi_call\n".utf8))
+        var config = DkmsConfig()
+        config.packageName = "acpi-call"
+        config.packageVersion = "1.2.2"
+        config.modules = [DkmsModule(name: "acpi_call", builtLocation: "", destination: "/extra")]
         let source = DriverSource(directory: "/usr/src/acpi-call-1.2.2", name: "acpi-call", version: "1.2.2", kind: .dkms(config))
         let kernel = try #require(KernelRelease("6.1.0-56-cloud-amd64"))
         let builder = DriverBuilder(root: SystemRoot("/r"))

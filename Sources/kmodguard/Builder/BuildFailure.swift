@@ -29,6 +29,11 @@ enum BuildFailure: Error, CustomStringConvertible {
     /// `modinfo` cannot read a built module (not an ELF module, truncated).
     case moduleUnreadable(path: String, reason: String)
     case launch(CommandLaunchError)
+    /// The source's MAKE wrote outside the scratch tree (into /usr/src, /var/lib/dkms…), which
+    /// the unprivileged build cannot; DKMS, running as root, lets it.
+    case writesOutsideBuildDirectory(path: String, log: String)
+    /// The dkms.conf, evaluated for this kernel, is unusable (DKMS: "Bad conf file").
+    case source(DriverSourceError)
 
     /// True for `.excluded`: nothing is wrong, the source is not meant for this kernel.
     var isSkip: Bool {
@@ -43,7 +48,7 @@ enum BuildFailure: Error, CustomStringConvertible {
     var log: String? {
         switch self {
         case .patchFailed(_, let log), .compileFailed(_, let log), .timedOut(_, let log),
-             .moduleMissing(_, _, let log), .noModulesBuilt(let log):
+             .moduleMissing(_, _, let log), .noModulesBuilt(let log), .writesOutsideBuildDirectory(_, let log):
             return log
         default:
             return nil
@@ -86,6 +91,12 @@ enum BuildFailure: Error, CustomStringConvertible {
         case .moduleUnreadable(let path, let reason):
             return "modinfo cannot read the built module " + path + ": " + (reason.isEmpty ? "no vermagic" : reason)
         case .launch(let error):
+            return error.description
+        case .writesOutsideBuildDirectory(let path, let log):
+            return "the build writes outside its build directory (" + path + ": Permission denied): its dkms.conf MAKE uses "
+                + "fixed paths such as /usr/src/NAME-VERSION or /var/lib/dkms instead of $dkms_tree/$module/$module_version/build; "
+                + "kmodguard builds as an unprivileged user and will not run it as root — fix MAKE (log: " + log + ")"
+        case .source(let error):
             return error.description
         }
     }

@@ -40,10 +40,25 @@ struct DriverBuilder {
 
     /// Builds `source` for `kernel`. Throws `.excluded` (a skip) when `BUILD_EXCLUSIVE_*` rules
     /// the kernel out, before even looking for headers, as DKMS does.
-    func build(_ source: DriverSource, for kernel: KernelRelease) throws(BuildFailure) -> BuildOutput {
+    func build(_ declared: DriverSource, for kernel: KernelRelease) throws(BuildFailure) -> BuildOutput {
         let start = Date()
         let kernelConfig = KernelHeaders.config(for: kernel, root: root)
         let architecture = Self.machine()
+        let workspace = BuildWorkspace(source: declared, kernel: kernel, workDirectory: workDirectory, logDirectory: logDirectory)
+        // DKMS reads dkms.conf again for each kernel: its values may depend on it.
+        let link = KernelHeaders.link(for: kernel, root: root)
+        let resolved = URL(fileURLWithPath: link).resolvingSymlinksInPath().path
+        var evaluation = DkmsConfigEvaluation(runner: runner, user: user)
+        evaluation.timeoutSeconds = min(timeoutSeconds, 60)
+        let source: DriverSource
+        do {
+            source = try declared.evaluated(evaluation, context: DkmsConfigEvaluation.Context(
+                kernel: kernel.string, architecture: architecture,
+                kernelSourceDirectory: Files.isDirectory(resolved) ? resolved : link, dkmsTree: workspace.dkmsTree,
+                sourceTree: parentDirectory(declared.directory), module: declared.name, moduleVersion: declared.version))
+        } catch {
+            throw .source(error)
+        }
         if let config = source.dkmsConfig,
            let exclusion = config.exclusion(kernel: kernel, architecture: architecture, kernelConfig: kernelConfig.bytes,
                                             configPath: kernelConfig.path, matches: ExtendedRegex.matches) {
@@ -52,7 +67,6 @@ struct DriverBuilder {
             throw .excluded(exclusion)
         }
         let headers = try KernelHeaders.locate(kernel, root: root)
-        let workspace = BuildWorkspace(source: source, kernel: kernel, workDirectory: workDirectory, logDirectory: logDirectory)
         let lock = try workspace.lock()
         defer { lock.release() }
 
@@ -73,19 +87,34 @@ struct DriverBuilder {
             """)
 
         try applyPatches(source, kernel: kernel, workspace: workspace, process: process)
+        try runBuildScript("PRE_BUILD", source.dkmsConfig?.preBuild, workspace: workspace, process: process)
         let why = "building " + source.name + " " + source.version + " for kernel " + kernel.string
-        let result = try run(process.command(["/bin/sh", "-c", script], in: workspace.buildDirectory, log: workspace.log,
+        let result = try run(process.command(["/bin/bash", "-c", script], in: workspace.buildDirectory, log: workspace.log,
                                              timeoutSeconds: timeoutSeconds, why: why))
         if result.timedOut { throw .timedOut(seconds: timeoutSeconds, log: workspace.log) }
         if !result.succeeded {
             let text = Self.readLog(workspace.log)
+            if CompilerLog.firstError(text) == nil, let path = DeniedWrite.firstOutside(text, allowed: workspace.dkmsTree) {
+                throw .writesOutsideBuildDirectory(path: path, log: workspace.log)
+            }
             let first = CompilerLog.firstError(text).map { Self.shortened($0, buildDirectory: workspace.buildDirectory) }
             throw .compileFailed(firstError: first, log: workspace.log)
         }
 
         var modules: [BuiltModule] = []
-        for (name, path) in try modulePaths(source, workspace: workspace) {
-            if let strip = findExecutable("strip") {
+        let paths: [(String, String)]
+        do {
+            paths = try modulePaths(source, workspace: workspace)
+        } catch {
+            if case .moduleMissing = error,
+               let path = DeniedWrite.firstOutside(Self.readLog(workspace.log), allowed: workspace.dkmsTree) {
+                throw .writesOutsideBuildDirectory(path: path, log: workspace.log)
+            }
+            throw error
+        }
+        for (index, (name, path)) in paths.enumerated() {
+            let strips = source.declaredModules.isEmpty || source.declaredModules[index].strip
+            if strips, let strip = findExecutable("strip") {
                 // As DKMS: drop debug info (a -g kernel build makes modules ~10x larger, and they
                 // end up in the initramfs). A failure only leaves the module bigger.
                 _ = try? runner.run(process.command([strip, "-g", path], in: workspace.buildDirectory, log: workspace.log))
@@ -96,8 +125,10 @@ struct DriverBuilder {
             }
             modules.append(BuiltModule(name: name, path: path, vermagic: vermagic))
         }
+        try runBuildScript("POST_BUILD", source.dkmsConfig?.postBuild, workspace: workspace, process: process)
         let seconds = Date().timeIntervalSince(start)
-        Self.append(workspace.log, "---- built " + modules.map { $0.name + ".ko" }.joined(separator: " ") + " in "
+        Self.append(workspace.log, "---- built " + modules.map { String($0.path.dropFirst(workspace.buildDirectory.count + 1)) }
+            .joined(separator: " ") + " in "
             + String(format: "%.2f", seconds) + " s\n")
         return BuildOutput(sourceName: source.name, sourceVersion: source.version, kernel: kernel, modules: modules,
                            buildDirectory: workspace.buildDirectory, log: workspace.log, seconds: seconds)
@@ -130,6 +161,27 @@ struct DriverBuilder {
             lines.append(#"make -C "$kernel_source_dir" M="$build_dir" modules"#)
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// `PRE_BUILD` / `POST_BUILD` as DKMS's `run_build_script`: the command is a path relative
+    /// to the build directory plus arguments (word-split, as DKMS's unquoted `exec $run`), run
+    /// from there if its first word is executable (else a warning in the log), as the build
+    /// user; DKMS ignores its exit status, and so does kmodguard (the log keeps it).
+    func runBuildScript(_ key: String, _ script: String?, workspace: BuildWorkspace,
+                        process: BuildProcess) throws(BuildFailure) {
+        guard let script, !script.isEmpty else { return }
+        let command = workspace.buildDirectory + "/" + script
+        let program = String(command.prefix { $0 != " " })
+        guard FileManager.default.isExecutableFile(atPath: program) else {
+            Self.append(workspace.log, "---- warning: the " + key + " script " + program + " is not executable; not run (as DKMS)\n")
+            return
+        }
+        Self.append(workspace.log, "---- " + key + ": " + script + "\n")
+        let result = try run(process.command(["/bin/bash", "-c", "exec $0", command], in: workspace.buildDirectory,
+                                             log: workspace.log, timeoutSeconds: timeoutSeconds))
+        if !result.succeeded {
+            Self.append(workspace.log, "---- " + key + " exited with status " + String(result.status) + " (ignored, as DKMS)\n")
+        }
     }
 
     /// `PATCH[i]` whose `PATCH_MATCH[i]` (if any) matches the kernel, in order, with `patch -p1`

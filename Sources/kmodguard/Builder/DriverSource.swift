@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import KmodguardCompletion
 import KmodguardCore
 import KmodguardSystem
@@ -32,38 +33,70 @@ struct DriverSource: Sendable {
     /// built", read from `modules.order` after the build.
     var declaredModules: [DkmsModule] { dkmsConfig?.modules ?? [] }
 
-    /// `dkms.conf` lines that are shell code (DKMS would run them, kmodguard does not).
-    var unsupportedLines: [Int] { dkmsConfig?.unsupportedLines ?? [] }
-
-    /// Reads the tree at `path` (relative paths are taken from the current directory).
-    static func locate(_ path: String) throws(DriverSourceError) -> DriverSource {
+    /// Reads the tree at `path` (relative paths are taken from the current directory). A
+    /// dkms.conf is evaluated with bash as `dkms add` would, for the running kernel
+    /// (`DriverBuilder` evaluates it again for the kernel it builds for).
+    static func locate(_ path: String, evaluation: DkmsConfigEvaluation = DkmsConfigEvaluation()) throws(DriverSourceError) -> DriverSource {
         let directory = absolutePath(path)
         guard Files.isDirectory(directory) else { throw .notFound(directory) }
         let dkmsFile = directory + "/dkms.conf"
         if Files.exists(dkmsFile) {
-            let bytes: [UInt8]
-            switch Files.read(dkmsFile, limit: 1024 * 1024) {
-            case .success(let read): bytes = read
-            case .failure(let error): throw .unreadable(error)
-            }
-            let config = DkmsConfig.parse(bytes)
-            guard let name = config.packageName, !name.isEmpty else { throw .missingKey("PACKAGE_NAME", file: dkmsFile) }
-            guard let version = config.packageVersion, !version.isEmpty else {
-                throw .missingKey("PACKAGE_VERSION", file: dkmsFile)
-            }
-            try validate(name, field: "PACKAGE_NAME", file: dkmsFile)
-            try validate(version, field: "PACKAGE_VERSION", file: dkmsFile)
-            for module in config.modules {
-                try validate(module.name, field: "BUILT_MODULE_NAME", file: dkmsFile)
-                try validateLocation(module.builtLocation, file: dkmsFile)
-            }
-            return DriverSource(directory: directory, name: name, version: version, kind: .dkms(config))
+            let base = lastComponent(directory)
+            let (guessName, guessVersion) = splitNameVersion(base)
+            let kernel = runningKernel()
+            let context = DkmsConfigEvaluation.Context(
+                kernel: kernel, architecture: DriverBuilder.machine(), kernelSourceDirectory: "/lib/modules/" + kernel + "/build",
+                dkmsTree: "/var/lib/dkms", sourceTree: parentDirectory(directory), module: guessName, moduleVersion: guessVersion)
+            let config = try evaluation.evaluate(dkmsFile, in: directory, context: context)
+            let (name, version) = try identity(config, base: base, file: dkmsFile)
+            return try checked(DriverSource(directory: directory, name: name, version: version, kind: .dkms(config)), file: dkmsFile)
         }
         guard isKbuildTree(directory) else { throw .notADriverSource(directory) }
         let (name, version) = splitNameVersion(lastComponent(directory))
         try validate(name, field: "directory name", file: directory)
         try validate(version, field: "directory name", file: directory)
         return DriverSource(directory: directory, name: name, version: version, kind: .kbuild)
+    }
+
+    /// DKMS's `-m`/`-v`: `PACKAGE_NAME` (as evaluated), and the version of the source folder
+    /// `NAME-VERSION` — DKMS builds under the version it is given, whatever `PACKAGE_VERSION` says
+    /// (vendors ship unsubstituted placeholders such as `#MODULE_VERSION#`); a folder not named
+    /// `NAME-…` takes `PACKAGE_VERSION`.
+    static func identity(_ config: DkmsConfig, base: String, file: String) throws(DriverSourceError) -> (String, String) {
+        guard let name = config.packageName else { throw .missingKey("PACKAGE_NAME", file: file) }
+        try validate(name, field: "PACKAGE_NAME", file: file)
+        if base.hasPrefix(name + "-"), base.count > name.count + 1 {
+            let version = String(base.dropFirst(name.count + 1))
+            try validate(version, field: "version of the folder " + base, file: file)
+            return (name, version)
+        }
+        guard let version = config.packageVersion else { throw .missingKey("PACKAGE_VERSION", file: file) }
+        try validate(version, field: "PACKAGE_VERSION (the folder is not named " + name + "-VERSION)", file: file)
+        return (name, version)
+    }
+
+    /// Name validation of the evaluated module names and locations.
+    static func checked(_ source: DriverSource, file: String) throws(DriverSourceError) -> DriverSource {
+        for module in source.declaredModules {
+            try validate(module.name, field: "BUILT_MODULE_NAME", file: file)
+            try validateLocation(module.builtLocation, file: file)
+        }
+        return source
+    }
+
+    /// The same source with its dkms.conf evaluated for `context` (a kernel to build for).
+    func evaluated(_ evaluation: DkmsConfigEvaluation, context: DkmsConfigEvaluation.Context) throws(DriverSourceError) -> DriverSource {
+        guard case .dkms = kind else { return self }
+        let file = directory + "/dkms.conf"
+        let config = try evaluation.evaluate(file, in: directory, context: context)
+        return try Self.checked(DriverSource(directory: directory, name: name, version: version, kind: .dkms(config)), file: file)
+    }
+
+    /// `uname -r`.
+    static func runningKernel() -> String {
+        var names = utsname()
+        uname(&names)
+        return withUnsafeBytes(of: &names.release) { buffer in String(decoding: buffer.prefix { $0 != 0 }, as: UTF8.self) }
     }
 
     /// The source named by `SOURCE=` in the configuration, a path inside `root`.

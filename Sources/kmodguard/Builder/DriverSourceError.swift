@@ -1,3 +1,4 @@
+import KmodguardCompletion
 import KmodguardCore
 
 /// Why a directory cannot be used as a driver source.
@@ -8,6 +9,10 @@ enum DriverSourceError: Error, Equatable, CustomStringConvertible {
     case unreadable(SystemError)
     case missingKey(String, file: String)
     case invalidName(field: String, value: String, file: String)
+    /// bash could not source the dkms.conf (timeout, exit status, unreadable output).
+    case evaluationFailed(file: String, reason: String)
+    /// DKMS would reject the evaluated file ("Bad conf file"), or it uses a key kmodguard refuses.
+    case invalidConfig(file: String, DkmsConfigError)
 
     var description: String {
         switch self {
@@ -21,6 +26,10 @@ enum DriverSourceError: Error, Equatable, CustomStringConvertible {
             return error.description
         case .missingKey(let key, let file):
             return file + " has no " + key + "=; add it (DKMS needs it too)"
+        case .evaluationFailed(let file, let reason):
+            return file + " cannot be evaluated as DKMS sources it (bash, as the build user, no network): " + reason
+        case .invalidConfig(let file, let error):
+            return file + " (as bash evaluates it): " + error.description
         case .invalidName(let field, let value, let file):
             return file + ": " + field + " '" + value
                 + "' cannot name a build directory (use letters, digits and . _ - + ~, no leading . or -, no .. in locations)"

@@ -1,0 +1,81 @@
+import Foundation
+import Glibc
+import KmodguardCompletion
+import KmodguardCore
+
+/// Evaluates a dkms.conf as DKMS 3.0.10 does: sourced by bash with DKMS's variables set for one
+/// kernel (`DkmsConfigScript`), then read back (`declare -p` → `ShellDeclarations` →
+/// `DkmsConfig.read`). The file is code: it runs as the build user, under `env -i` (a clean,
+/// fixed environment), with a time limit, from the source directory, and — when kmodguard runs
+/// as root — in a network namespace of its own (`unshare --net`: no network at all).
+struct DkmsConfigEvaluation: Sendable {
+    var runner: any ProcessRunning = LiveProcessRunner()
+    var user: BuildUser? = BuildUser.defaultForThisProcess
+    var timeoutSeconds = 60
+    var isolateNetwork = geteuid() == 0
+
+    /// The values DKMS has set when it sources the file.
+    struct Context: Sendable {
+        var kernel: String
+        var architecture: String
+        /// `$kernel_source_dir`: `/lib/modules/K/build` (under the root).
+        var kernelSourceDirectory: String
+        var dkmsTree: String
+        /// `$source_tree`: the directory holding the source (DKMS: /usr/src).
+        var sourceTree: String
+        /// `$module` / `$module_version`: DKMS's `-m` / `-v`.
+        var module: String
+        var moduleVersion: String
+    }
+
+    func evaluate(_ configFile: String, in directory: String, context: Context) throws(DriverSourceError) -> DkmsConfig {
+        let variables: [(String, String)] = [
+            ("kernelver", context.kernel),
+            ("arch", context.architecture),
+            ("kernel_source_dir", context.kernelSourceDirectory),
+            ("kernel_config", context.kernelSourceDirectory + "/.config"),
+            ("dkms_tree", context.dkmsTree),
+            ("source_tree", context.sourceTree),
+            ("install_tree", "/lib/modules"),
+            ("tmp_location", "/tmp"),
+            ("module", context.module),
+            ("module_version", context.moduleVersion),
+        ]
+        let script = DkmsConfigScript.script(configFile: configFile, variables: variables)
+        var chain: [String] = []
+        if isolateNetwork { chain += ["/usr/bin/unshare", "--net", "--"] }
+        if let user {
+            chain += ["/usr/bin/setpriv", "--reuid=" + String(user.uid), "--regid=" + String(user.gid), "--clear-groups",
+                      "--no-new-privs", "--"]
+        }
+        chain += ["/usr/bin/env", "-i", "PATH=" + BuildProcess.path, "HOME=/nonexistent", "LANG=C", "LC_ALL=C",
+                  "PWD=" + directory, "/bin/bash", "--noprofile", "--norc", "-c", script, "dkms.conf"]
+        var command = ExternalCommand(chain[0], Array(chain.dropFirst()))
+        command.workingDirectory = directory
+        command.timeoutSeconds = timeoutSeconds
+        let result: CommandResult
+        do {
+            result = try runner.run(command)
+        } catch {
+            throw .evaluationFailed(file: configFile, reason: error.description)
+        }
+        if result.timedOut {
+            throw .evaluationFailed(file: configFile, reason: "bash did not finish sourcing it in " + String(timeoutSeconds) + " s")
+        }
+        guard result.status == 0, let text = DkmsConfigScript.declarations(inOutput: result.output) else {
+            throw .evaluationFailed(file: configFile, reason: "bash exited with status " + String(result.status) + ": "
+                + result.output.trimmingCharacters(in: .whitespacesAndNewlines))
+        }
+        let declared: [String: ShellValue]
+        do {
+            declared = try ShellDeclarations.parse(text)
+        } catch {
+            throw .evaluationFailed(file: configFile, reason: error.description)
+        }
+        do {
+            return try DkmsConfig.read(declared, kernel: context.kernel, matches: ExtendedRegex.matches)
+        } catch {
+            throw .invalidConfig(file: configFile, error)
+        }
+    }
+}
