@@ -47,6 +47,9 @@ var targets: [Target] = [
     .target(
         name: "KmodguardSystem",
         dependencies: ["KmodguardCore", "CSystem", "CKmod", "CBlkid"],
+        // Starting processes needs Foundation, which Embedded Swift does not have; the guard
+        // starts none.
+        exclude: embedded ? ["ProcessRunner.swift"] : [],
         swiftSettings: strictSwift + embeddedSwift
     ),
 ]
@@ -99,12 +102,44 @@ if embedded {
         ),
         // libcurl: dynamic, CLI only (Debian has no static krb5 to link it statically).
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl"),
+        // The post-boot subsystems, one library each, under the thin `kmodguard` command target.
+        // Compiling a driver for a kernel the way DKMS does.
+        .target(
+            name: "KmodguardBuilder",
+            dependencies: ["KmodguardCore", "KmodguardSystem", "KmodguardCompletion"],
+            swiftSettings: strictSwift
+        ),
+        // The signed driver database: fetch, verify, extract, publish.
+        .target(
+            name: "KmodguardDatabase",
+            dependencies: [
+                "CCurl", "KmodguardCore", "KmodguardSystem", "KmodguardCompletion", "KmodguardBuilder",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        // Rebuilding and verifying initramfs images with the distribution's generator.
+        .target(
+            name: "KmodguardInitramfs",
+            dependencies: ["KmodguardCore", "KmodguardSystem", "KmodguardCompletion"],
+            swiftSettings: strictSwift
+        ),
+        // What the completion service does: observe the system, plan, run the steps, keep state,
+        // report status.
+        .target(
+            name: "KmodguardService",
+            dependencies: [
+                "KmodguardCore", "KmodguardSystem", "KmodguardCompletion",
+                "KmodguardBuilder", "KmodguardDatabase", "KmodguardInitramfs",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSwift
+        ),
         .executableTarget(
             name: "kmodguard",
             dependencies: [
-                "CCurl",
-                .product(name: "Crypto", package: "swift-crypto"),
                 "KmodguardCore", "KmodguardSystem", "KmodguardCompletion",
+                "KmodguardBuilder", "KmodguardDatabase", "KmodguardInitramfs", "KmodguardService",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -125,9 +160,37 @@ if embedded {
             dependencies: ["KmodguardCompletion"],
             swiftSettings: strictSwift
         ),
+        // Helpers the test targets share (built tools, the database test bed, driver fixtures).
+        .target(
+            name: "KmodguardTestSupport",
+            dependencies: ["KmodguardCore", "KmodguardSystem", "KmodguardCompletion", "KmodguardBuilder", "KmodguardDatabase"],
+            path: "Tests/KmodguardTestSupport",
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "KmodguardBuilderTests",
+            dependencies: ["KmodguardBuilder", "KmodguardTestSupport"],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "KmodguardDatabaseTests",
+            dependencies: ["KmodguardDatabase", "KmodguardTestSupport"],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "KmodguardInitramfsTests",
+            dependencies: ["KmodguardInitramfs", "KmodguardTestSupport"],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "KmodguardServiceTests",
+            dependencies: ["KmodguardService", "KmodguardTestSupport"],
+            swiftSettings: strictSwift
+        ),
+        // The commands, through the built binary (it must be built first: `swift build`).
         .testTarget(
             name: "kmodguardTests",
-            dependencies: ["kmodguard"],
+            dependencies: ["kmodguard", "KmodguardService", "KmodguardTestSupport"],
             swiftSettings: strictSwift
         ),
         .testTarget(

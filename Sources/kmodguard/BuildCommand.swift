@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import KmodguardBuilder
 import KmodguardCore
+import KmodguardService
 import KmodguardSystem
 
 /// `kmodguard build`: compile the driver for one kernel, then install it (or copy it out).

@@ -1,5 +1,6 @@
 import ArgumentParser
 import KmodguardCore
+import KmodguardService
 import KmodguardSystem
 
 /// `kmodguard check`: do the guarded modules resolve, with the right vermagic, for a kernel?

@@ -1,5 +1,6 @@
 import ArgumentParser
 import KmodguardCore
+import KmodguardService
 import KmodguardSystem
 
 /// `kmodguard grubenv`: grub-editenv's list/set/unset, byte-compatible, written in place.

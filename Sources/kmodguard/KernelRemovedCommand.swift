@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import KmodguardCompletion
 import KmodguardCore
+import KmodguardService
 import KmodguardSystem
 import Logging
 

@@ -1,5 +1,5 @@
 import ArgumentParser
-import KmodguardSystem
+import KmodguardDatabase
 
 /// `kmodguard keygen`: make the Ed25519 key pair that signs a driver database. The secret half
 /// stays with the publisher (`publish --key`); the public half goes to
@@ -24,24 +24,9 @@ struct KeygenCommand: ParsableCommand {
     var name: String = "kmodguard-database"
 
     func run() throws {
-        let paths = try Self.generate(directory: out, name: name)
+        let paths = try KeyPairFiles.create(directory: out, name: name)
         print("secret key: " + paths.secret + " (keep it on the publishing machine: kmodguard publish --key)")
         print("public key: " + paths.public + " (id " + paths.id + "; install it as /etc/kmodguard/keys/" + name
               + ".pub on every machine)")
-    }
-
-    /// Creates the pair; refuses to replace an existing file.
-    static func generate(directory: String, name: String) throws(DatabaseError) -> (secret: String, public: String, id: String) {
-        guard !name.isEmpty, !name.contains("/"), !name.hasPrefix(".") else { throw .usage("'" + name + "' cannot name a key file") }
-        let secret = directory + "/" + name + ".key"
-        let publicPath = directory + "/" + name + ".pub"
-        for path in [secret, publicPath] where Files.exists(path) {
-            throw .usage(path + " exists already; remove it or choose another --name")
-        }
-        if let error = Files.makeDirectories(directory) { throw .system(error) }
-        let key = SigningKey()
-        if let error = Files.replaceAtomically(secret, with: Array(key.fileText.utf8), mode: 0o600) { throw .system(error) }
-        if let error = Files.replaceAtomically(publicPath, with: Array(key.publicKey.fileText.utf8), mode: 0o644) { throw .system(error) }
-        return (secret, publicPath, key.publicKey.id)
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import KmodguardCore
+import KmodguardService
 import KmodguardSystem
 
 /// `kmodguard next-boot KVER`: grub-reboot by kernel release.

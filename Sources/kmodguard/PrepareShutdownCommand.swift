@@ -1,6 +1,7 @@
 import ArgumentParser
 import KmodguardCompletion
 import KmodguardCore
+import KmodguardService
 import KmodguardSystem
 import Logging
 

@@ -1,6 +1,8 @@
 import ArgumentParser
+import KmodguardBuilder
 import KmodguardCompletion
 import KmodguardCore
+import KmodguardDatabase
 
 /// `kmodguard publish`: add a driver (source and, optionally, modules prebuilt for exact
 /// kernels) to a static database tree and sign the new index, so one machine builds and a
@@ -76,29 +78,11 @@ struct PublishCommand: ParsableCommand {
             request.prebuiltModules.append((kernel, parts[1]))
         }
         var publisher = Publisher(root: root)
-        publisher.build = Self.builder(root: root)
+        publisher.build = Publisher.driverBuilder(root: root)
         let result = try publisher.publish(request)
         let kernelsBuilt = result.driver.prebuilt.keys.sorted()
         print("published " + result.driver.identity + " (generation " + String(result.index.generation) + ") in " + result.indexPath)
         print("source: " + result.driver.source.url + " sha256 " + result.driver.source.sha256)
         if !kernelsBuilt.isEmpty { print("prebuilt for: " + kernelsBuilt.joined(separator: ", ")) }
-    }
-
-    /// `--prebuilt KVER` through the driver builder (same rules as `kmodguard build`).
-    static func builder(root: SystemRoot) -> (String, KernelRelease) throws(DatabaseError) -> [(name: String, path: String)] {
-        { (directory: String, kernel: KernelRelease) throws(DatabaseError) -> [(name: String, path: String)] in
-            let source: DriverSource
-            do {
-                source = try DriverSource.locate(directory)
-            } catch {
-                throw .usage(String(describing: error))
-            }
-            do {
-                let output = try DriverBuilder.build(source: source, kernel: kernel, root: root)
-                return output.modules.map { ($0.name, $0.path) }
-            } catch {
-                throw .usage("building " + source.name + " " + source.version + " for " + kernel.string + ": " + String(describing: error))
-            }
-        }
     }
 }

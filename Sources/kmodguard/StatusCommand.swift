@@ -1,4 +1,5 @@
 import ArgumentParser
+import KmodguardService
 
 /// `kmodguard status`: one clear answer about the driver on every installed kernel.
 struct StatusCommand: ParsableCommand {

@@ -1,6 +1,7 @@
 import Foundation
-import KmodguardCore
 @testable import kmodguard
+import KmodguardCore
+import KmodguardTestSupport
 import Testing
 
 /// `kmodguard build` as people run it: the real binary, real builds, its exit statuses
@@ -9,7 +10,7 @@ import Testing
                              "needs KMODGUARD_FIXTURE_ROOT (scripts/fixture-kernels) and linux-headers for both fixture kernels"))
 struct BuilderCommandTests {
     func kmodguard(_ root: BuilderScratchRoot, _ arguments: [String]) throws -> BuilderToolResult {
-        let binary = try #require(GrubenvHarness.kmodguard())
+        let binary = try #require(TestProcess.kmodguard())
         return try runBuilderTool(binary, ["--root", root.path, "build"] + arguments, check: false)
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import KmodguardCore
+import KmodguardTestSupport
 import Testing
 
 /// `kmodguard complete` and `status` end to end on a fixture root: real kernel module trees,
@@ -39,8 +40,8 @@ struct CompleteIntegrationTests {
         }
 
         func kmodguard(_ arguments: [String]) throws -> ProcessResult {
-            let binary = try #require(GrubenvHarness.kmodguard())
-            return try GrubenvHarness.run(binary, ["--root", root.path] + arguments)
+            let binary = try #require(TestProcess.kmodguard())
+            return try TestProcess.run(binary, ["--root", root.path] + arguments)
         }
 
         func grubenv() throws -> GrubEnvBlock {

@@ -54,6 +54,7 @@
 //   * `set` with no assignment and `unset` with no name exit 0.
 
 import Foundation
+import KmodguardTestSupport
 import Testing
 
 // MARK: - Tests
@@ -83,11 +84,11 @@ struct GrubEditenvCompatibilityTests {
             case .missing:
                 history.append("start: missing file")
             case .fresh:
-                _ = try GrubenvHarness.run(tools.grubEditenv, [workspace.reference, "create"])
+                _ = try TestProcess.run(tools.grubEditenv, [workspace.reference, "create"])
                 try workspace.copyReferenceToOurs()
                 history.append("start: grub-editenv create")
             case .populated(let assignments):
-                _ = try GrubenvHarness.run(tools.grubEditenv, [workspace.reference, "set"] + assignments)
+                _ = try TestProcess.run(tools.grubEditenv, [workspace.reference, "set"] + assignments)
                 try workspace.copyReferenceToOurs()
                 history.append("start: grub-editenv set \(assignments.debugDescription)")
             }
@@ -123,7 +124,7 @@ struct GrubEditenvCompatibilityTests {
         guard let grubEditenv = GrubenvHarness.grubEditenv() else { return }
         let workspace = try Workspace()
         defer { workspace.remove() }
-        let result = try GrubenvHarness.run(grubEditenv, [workspace.reference, "create"])
+        let result = try TestProcess.run(grubEditenv, [workspace.reference, "create"])
         #expect(result.status == 0)
         #expect(GrubenvHarness.contents(workspace.reference) == GrubenvHarness.freshBlock)
     }
@@ -158,18 +159,18 @@ struct GrubEditenvCompatibilityTests {
         let workspace = try Workspace()
         defer { workspace.remove() }
         if !testCase.setup.isEmpty {
-            let setup = try GrubenvHarness.run(tools.grubEditenv, [workspace.reference, "set"] + testCase.setup)
+            let setup = try TestProcess.run(tools.grubEditenv, [workspace.reference, "set"] + testCase.setup)
             try #require(setup.status == 0, "setup failed: \(setup.stderrText)")
         } else {
-            _ = try GrubenvHarness.run(tools.grubEditenv, [workspace.reference, "create"])
+            _ = try TestProcess.run(tools.grubEditenv, [workspace.reference, "create"])
         }
         try workspace.copyReferenceToOurs()
         let before = try #require(GrubenvHarness.contents(workspace.ours))
         let inodeBefore = GrubenvHarness.inode(workspace.ours)
 
         let operation = GrubenvOperation.set(testCase.assignments)
-        let reference = try GrubenvHarness.run(tools.grubEditenv, operation.grubEditenvArguments(workspace.reference))
-        let ours = try GrubenvHarness.run(tools.kmodguard, operation.kmodguardArguments(workspace.ours))
+        let reference = try TestProcess.run(tools.grubEditenv, operation.grubEditenvArguments(workspace.reference))
+        let ours = try TestProcess.run(tools.kmodguard, operation.kmodguardArguments(workspace.ours))
 
         #expect((reference.status == 0) == testCase.fits, "grub-editenv: \(reference.status) \(reference.stderrText)")
         #expect((ours.status == 0) == (reference.status == 0),
@@ -189,7 +190,7 @@ struct GrubEditenvCompatibilityTests {
         guard let tools = GrubenvHarness.tools() else { return }
         let workspace = try Workspace()
         defer { workspace.remove() }
-        _ = try GrubenvHarness.run(tools.grubEditenv, [workspace.reference, "set", "next_entry=a", "saved_entry=b"])
+        _ = try TestProcess.run(tools.grubEditenv, [workspace.reference, "set", "next_entry=a", "saved_entry=b"])
         try workspace.copyReferenceToOurs()
         let before = GrubenvHarness.contents(workspace.ours)
         // "next" and "saved_entry_x" are a prefix of / an extension of existing names.
@@ -260,7 +261,7 @@ struct GrubEditenvCompatibilityTests {
         guard let tools = GrubenvHarness.tools() else { return }
         let workspace = try Workspace()
         defer { workspace.remove() }
-        _ = try GrubenvHarness.run(tools.grubEditenv, [workspace.reference, "set", "saved_entry=0"])
+        _ = try TestProcess.run(tools.grubEditenv, [workspace.reference, "set", "saved_entry=0"])
         try workspace.copyReferenceToOurs()
         let before = GrubenvHarness.contents(workspace.ours)
         let outcome = try GrubenvHarness.compare(.set(["next_entry=1", "noequals", "other=3"]), in: workspace, tools: tools)
@@ -272,13 +273,13 @@ struct GrubEditenvCompatibilityTests {
     @Test("a file that is not a valid 1024-byte block is refused untouched",
           arguments: InvalidBlock.all)
     func invalidBlockIsRefused(block: InvalidBlock) throws {
-        guard let kmodguard = GrubenvHarness.kmodguard() else { return }
+        guard let kmodguard = TestProcess.kmodguard() else { return }
         for operation in block.refusedOperations {
             let workspace = try Workspace()
             defer { workspace.remove() }
             try block.bytes.write(to: URL(fileURLWithPath: workspace.ours))
             let inodeBefore = GrubenvHarness.inode(workspace.ours)
-            let ours = try GrubenvHarness.run(kmodguard, operation.kmodguardArguments(workspace.ours))
+            let ours = try TestProcess.run(kmodguard, operation.kmodguardArguments(workspace.ours))
             #expect(ours.status != 0, "\(block.name), \(operation): kmodguard exited 0, stdout \(ours.stdoutText.debugDescription)")
             #expect(GrubenvHarness.contents(workspace.ours) == block.bytes, "\(block.name), \(operation): file changed")
             #expect(GrubenvHarness.inode(workspace.ours) == inodeBefore, "\(block.name), \(operation): inode changed")
@@ -288,7 +289,7 @@ struct GrubEditenvCompatibilityTests {
             // size is wrong: it has no size check). Observed behaviour, checked as a sentinel.
             if block.grubEditenvRefusesToo, let grubEditenv = GrubenvHarness.grubEditenvIfInstalled() {
                 try block.bytes.write(to: URL(fileURLWithPath: workspace.reference))
-                let reference = try GrubenvHarness.run(grubEditenv, operation.grubEditenvArguments(workspace.reference))
+                let reference = try TestProcess.run(grubEditenv, operation.grubEditenvArguments(workspace.reference))
                 #expect(reference.status != 0, "\(block.name), \(operation): grub-editenv accepted it")
                 #expect(GrubenvHarness.contents(workspace.reference) == block.bytes)
             }
@@ -297,10 +298,10 @@ struct GrubEditenvCompatibilityTests {
 
     @Test("our writes keep the inode and the size (in place, no rename)")
     func writesInPlace() throws {
-        guard let kmodguard = GrubenvHarness.kmodguard() else { return }
+        guard let kmodguard = TestProcess.kmodguard() else { return }
         let workspace = try Workspace()
         defer { workspace.remove() }
-        let created = try GrubenvHarness.run(kmodguard, GrubenvOperation.set(["a=1"]).kmodguardArguments(workspace.ours))
+        let created = try TestProcess.run(kmodguard, GrubenvOperation.set(["a=1"]).kmodguardArguments(workspace.ours))
         try #require(created.status == 0, "kmodguard could not create \(workspace.ours): \(created.stderrText)")
         let inode = GrubenvHarness.inode(workspace.ours)
         let link = workspace.directory.appendingPathComponent("hardlink").path
@@ -313,7 +314,7 @@ struct GrubEditenvCompatibilityTests {
             .set(["kmodguard_attempts=3"]),
         ]
         for operation in operations {
-            _ = try GrubenvHarness.run(kmodguard, operation.kmodguardArguments(workspace.ours))
+            _ = try TestProcess.run(kmodguard, operation.kmodguardArguments(workspace.ours))
             #expect(GrubenvHarness.inode(workspace.ours) == inode, "\(operation): inode changed")
             #expect(GrubenvHarness.contents(workspace.ours)?.count == 1024, "\(operation): size changed")
             #expect(GrubenvHarness.contents(link) == GrubenvHarness.contents(workspace.ours),
@@ -514,14 +515,6 @@ struct OperationGenerator {
 
 // MARK: - Harness
 
-struct ProcessResult: Sendable {
-    var status: Int32
-    var stdout: Data
-    var stderr: Data
-    var stdoutText: String { String(decoding: stdout, as: UTF8.self) }
-    var stderrText: String { String(decoding: stderr, as: UTF8.self) }
-}
-
 struct Tools: Sendable {
     var grubEditenv: String
     var kmodguard: String
@@ -594,66 +587,11 @@ enum GrubenvHarness {
         return nil
     }
 
-    /// The kmodguard binary under test, or nil after recording why it was not found.
-    static func kmodguard(sourceLocation: SourceLocation = #_sourceLocation) -> String? {
-        let fileManager = FileManager.default
-        if let explicit = environment["KMODGUARD_BIN"], !explicit.isEmpty {
-            if fileManager.isExecutableFile(atPath: explicit) { return explicit }
-            Issue.record("KMODGUARD_BIN=\(explicit) is not an executable file", sourceLocation: sourceLocation)
-            return nil
-        }
-        var directories: [URL] = []
-        if let first = CommandLine.arguments.first, !first.isEmpty {
-            let bundle = URL(fileURLWithPath: first).standardizedFileURL.deletingLastPathComponent()
-            directories += [bundle, bundle.deletingLastPathComponent()]
-        }
-        if let executable = try? fileManager.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
-            directories.append(URL(fileURLWithPath: executable).deletingLastPathComponent())
-        }
-        var seen: Set<String> = []
-        directories = directories.filter { seen.insert($0.path).inserted }
-        for directory in directories {
-            let candidate = directory.appendingPathComponent("kmodguard").path
-            var isDirectory: ObjCBool = false
-            if fileManager.fileExists(atPath: candidate, isDirectory: &isDirectory), !isDirectory.boolValue,
-               fileManager.isExecutableFile(atPath: candidate) {
-                return candidate
-            }
-        }
-        Issue.record("""
-            the kmodguard binary was not found (looked in \(directories.map(\.path))); \
-            build it (swift build --product kmodguard) or set KMODGUARD_BIN=/path/to/kmodguard
-            """, sourceLocation: sourceLocation)
-        return nil
-    }
-
     static func tools(sourceLocation: SourceLocation = #_sourceLocation) -> Tools? {
         let grubEditenv = grubEditenv(sourceLocation: sourceLocation)
-        let kmodguard = kmodguard(sourceLocation: sourceLocation)
+        let kmodguard = TestProcess.kmodguard(sourceLocation: sourceLocation)
         guard let grubEditenv, let kmodguard else { return nil }
         return Tools(grubEditenv: grubEditenv, kmodguard: kmodguard)
-    }
-
-    static func run(_ executable: String, _ arguments: [String]) throws -> ProcessResult {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        var childEnvironment = environment
-        childEnvironment["LC_ALL"] = "C"
-        process.environment = childEnvironment
-        let stdout = Pipe()
-        let stderr = Pipe()
-        process.standardOutput = stdout
-        process.standardError = stderr
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        // Both tools print at most a few KiB, far below a pipe's buffer: reading one pipe to
-        // its end before the other cannot deadlock.
-        let out = stdout.fileHandleForReading.readDataToEndOfFile()
-        let err = stderr.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let status = process.terminationReason == .exit ? process.terminationStatus : 128 + process.terminationStatus
-        return ProcessResult(status: status, stdout: out, stderr: err)
     }
 
     static func contents(_ path: String) -> Data? { FileManager.default.contents(atPath: path) }
@@ -666,8 +604,8 @@ enum GrubenvHarness {
 
     /// Runs one operation with both tools and lists every difference.
     static func compare(_ operation: GrubenvOperation, in workspace: Workspace, tools: Tools) throws -> StepOutcome {
-        let reference = try run(tools.grubEditenv, operation.grubEditenvArguments(workspace.reference))
-        let ours = try run(tools.kmodguard, operation.kmodguardArguments(workspace.ours))
+        let reference = try TestProcess.run(tools.grubEditenv, operation.grubEditenvArguments(workspace.reference))
+        let ours = try TestProcess.run(tools.kmodguard, operation.kmodguardArguments(workspace.ours))
         var problems: [String] = []
         if (reference.status == 0) != (ours.status == 0) {
             problems.append("""
