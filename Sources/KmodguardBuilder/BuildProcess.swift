@@ -22,8 +22,7 @@ package struct BuildProcess: Sendable {
     /// `systemd-inhibit` if systemd is PID 1 here (`/run/systemd/system`) and the system bus it
     /// talks to exists; outside that (containers, chroots, initramfs) it would only fail.
     package static func detectInhibitor() -> String? {
-        let manager = FileManager.default
-        guard manager.fileExists(atPath: "/run/systemd/system"), manager.fileExists(atPath: "/run/dbus/system_bus_socket") else {
+        guard Files.exists("/run/systemd/system"), Files.exists("/run/dbus/system_bus_socket") else {
             return nil
         }
         return findExecutable("systemd-inhibit")

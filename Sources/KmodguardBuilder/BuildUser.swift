@@ -1,4 +1,4 @@
-import Glibc
+import KmodguardSystem
 
 /// The account builds run as. Vendor Makefiles are arbitrary code; run as root they could
 /// write anywhere, so kmodguard (normally root) drops to `nobody:nogroup` for everything that
@@ -12,5 +12,5 @@ package struct BuildUser: Equatable, Sendable {
 
     /// `nobody` when running as root; nil otherwise (an unprivileged caller builds as itself,
     /// it cannot switch users anyway).
-    package static var defaultForThisProcess: BuildUser? { geteuid() == 0 ? .nobody : nil }
+    package static var defaultForThisProcess: BuildUser? { ProcessIdentity.isRoot ? .nobody : nil }
 }

@@ -1,5 +1,4 @@
 import Foundation
-import Glibc
 package import KmodguardCompletion
 import KmodguardCore
 package import KmodguardSystem
@@ -13,7 +12,7 @@ package struct DkmsConfigEvaluation: Sendable {
     package var runner: any ProcessRunning = LiveProcessRunner()
     package var user: BuildUser? = BuildUser.defaultForThisProcess
     package var timeoutSeconds = 60
-    package var isolateNetwork = geteuid() == 0
+    package var isolateNetwork = ProcessIdentity.isRoot
 
     /// The values DKMS has set when it sources the file.
     package struct Context: Sendable {

@@ -1,5 +1,4 @@
 import Foundation
-import Glibc
 import KmodguardCompletion
 package import KmodguardCore
 package import KmodguardSystem
@@ -19,7 +18,7 @@ package struct DriverBuilder {
     package var user: BuildUser? = BuildUser.defaultForThisProcess
     package var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
     /// `systemd-inhibit` to hold during make (only as root: it needs no polkit prompt then).
-    package var inhibitor: String? = geteuid() == 0 ? BuildProcess.detectInhibitor() : nil
+    package var inhibitor: String? = ProcessIdentity.isRoot ? BuildProcess.detectInhibitor() : nil
 
     package init(root: SystemRoot, runner: any ProcessRunning = LiveProcessRunner(), workDirectory: String? = nil,
          logDirectory: String? = nil) {
@@ -47,7 +46,7 @@ package struct DriverBuilder {
         let workspace = BuildWorkspace(source: declared, kernel: kernel, workDirectory: workDirectory, logDirectory: logDirectory)
         // DKMS reads dkms.conf again for each kernel: its values may depend on it.
         let link = KernelHeaders.link(for: kernel, root: root)
-        let resolved = URL(fileURLWithPath: link).resolvingSymlinksInPath().path
+        let resolved = (try? Links.resolved(link)) ?? link
         var evaluation = DkmsConfigEvaluation(runner: runner, user: user)
         evaluation.timeoutSeconds = min(timeoutSeconds, 60)
         let source: DriverSource
@@ -172,7 +171,7 @@ package struct DriverBuilder {
         guard let script, !script.isEmpty else { return }
         let command = workspace.buildDirectory + "/" + script
         let program = String(command.prefix { $0 != " " })
-        guard FileManager.default.isExecutableFile(atPath: program) else {
+        guard FileAccess.isExecutable(program) else {
             Self.append(workspace.log, "---- warning: the " + key + " script " + program + " is not executable; not run (as DKMS)\n")
             return
         }
@@ -259,11 +258,7 @@ package struct DriverBuilder {
 
     /// `uname -m`, DKMS's `$arch`.
     package static func machine() -> String {
-        var names = utsname()
-        uname(&names)
-        return withUnsafeBytes(of: &names.machine) { buffer in
-            String(decoding: buffer.prefix { $0 != 0 }, as: UTF8.self)
-        }
+        KernelIdentity.machine() ?? ""
     }
 
     /// The first error with the scratch path cut, so it reads `foo.c:12:3: error: …`.
@@ -278,11 +273,9 @@ package struct DriverBuilder {
         }
     }
 
+    /// Adds `text` to the end of an existing log; a log that cannot be written loses the line.
     package static func append(_ path: String, _ text: String) {
-        guard let handle = FileHandle(forWritingAtPath: path) else { return }
-        handle.seekToEndOfFile()
-        handle.write(Data(text.utf8))
-        try? handle.close()
+        try? OpenFile.append(Array(text.utf8), to: path)
     }
 
     package static func timestamp() -> String {

@@ -1,5 +1,3 @@
-import Foundation
-import Glibc
 package import KmodguardCompletion
 package import KmodguardCore
 import KmodguardSystem
@@ -94,9 +92,7 @@ package struct DriverSource: Sendable {
 
     /// `uname -r`.
     package static func runningKernel() -> String {
-        var names = utsname()
-        uname(&names)
-        return withUnsafeBytes(of: &names.release) { buffer in String(decoding: buffer.prefix { $0 != 0 }, as: UTF8.self) }
+        KernelIdentity.release() ?? ""
     }
 
     /// The source named by `SOURCE=` in the configuration, a path inside `root`.
@@ -143,9 +139,24 @@ package struct DriverSource: Sendable {
         }
     }
 
+    /// `path` from the current directory, symlinks resolved; a path that does not exist (yet)
+    /// only loses its `.` and `..` components, as `URL.resolvingSymlinksInPath` did.
     package static func absolutePath(_ path: String) -> String {
-        let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
-        return URL(fileURLWithPath: absolute).resolvingSymlinksInPath().path
+        let absolute = WorkingDirectory.absolute(path)
+        return (try? Links.resolved(absolute)) ?? standardized(absolute)
+    }
+
+    /// `.`, `..` and repeated slashes taken out of an absolute path without looking at the disk.
+    package static func standardized(_ path: String) -> String {
+        var components: [Substring] = []
+        for component in path.split(separator: "/") where component != "." {
+            if component == ".." {
+                if !components.isEmpty { components.removeLast() }
+            } else {
+                components.append(component)
+            }
+        }
+        return "/" + components.joined(separator: "/")
     }
 
     package static func lastComponent(_ path: String) -> String {

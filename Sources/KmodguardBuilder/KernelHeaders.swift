@@ -17,7 +17,7 @@ package struct KernelHeaders: Sendable {
     /// The headers of `kernel`, or `.headersMissing` naming the package that provides them.
     package static func locate(_ kernel: KernelRelease, root: SystemRoot) throws(BuildFailure) -> KernelHeaders {
         let link = link(for: kernel, root: root)
-        let resolved = URL(fileURLWithPath: link).resolvingSymlinksInPath().path
+        let resolved = (try? Links.resolved(link)) ?? link
         guard Files.isDirectory(resolved), Files.exists(resolved + "/Makefile") else {
             throw .headersMissing(kernel, package: package(for: kernel), path: link)
         }

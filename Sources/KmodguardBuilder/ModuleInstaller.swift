@@ -1,4 +1,3 @@
-import Glibc
 package import KmodguardCore
 package import KmodguardSystem
 
@@ -43,8 +42,12 @@ package enum ModuleInstaller {
             if let error = Files.replaceAtomically(temporary, with: bytes, mode: 0o644) { throw .write(error) }
             staged.append((temporary, target))
         }
-        for (from, to) in staged where rename(from, to) != 0 {
-            throw .write(Files.lastError("rename", to))
+        for (from, to) in staged {
+            do {
+                try FileNames.rename(from, to: to)
+            } catch {
+                throw .write(error)
+            }
         }
         if !staged.isEmpty, let error = Files.syncDirectory(directory) { throw .write(error) }
 

@@ -1,5 +1,3 @@
-import Foundation
-import Glibc
 package import KmodguardCompletion
 package import KmodguardCore
 import KmodguardSystem
@@ -24,29 +22,30 @@ package struct ContentCache {
             if let found = try? FileDigest.sha256(file: path), found.digest == artifact.sha256, found.size == artifact.size {
                 return (path, true)
             }
-            unlink(path)
+            FileNames.removeIfPresent(path)
         }
         if let error = Files.makeDirectories(folder, mode: 0o755) { throw .system(error) }
-        let temporary = folder + "/." + name + ".partial-" + String(getpid()) + "-" + String(UInt32.random(in: 0...UInt32.max))
+        let temporary = folder + "/." + name + ".partial-" + String(ProcessIdentity.pid) + "-" + String(UInt32.random(in: 0...UInt32.max))
         try downloader.download(url, to: temporary, limit: artifact.size)
         let found: (digest: String, size: Int)
         do {
             found = try FileDigest.sha256(file: temporary)
         } catch {
-            unlink(temporary)
+            FileNames.removeIfPresent(temporary)
             throw error
         }
         guard found.size == artifact.size else {
-            unlink(temporary)
+            FileNames.removeIfPresent(temporary)
             throw .size(url: url, expected: artifact.size, actual: found.size)
         }
         guard found.digest == artifact.sha256 else {
-            unlink(temporary)
+            FileNames.removeIfPresent(temporary)
             throw .checksum(url: url, expected: artifact.sha256, actual: found.digest)
         }
-        guard rename(temporary, path) == 0 else {
-            let error = Files.lastError("rename", path)
-            unlink(temporary)
+        do {
+            try FileNames.rename(temporary, to: path)
+        } catch {
+            FileNames.removeIfPresent(temporary)
             throw .system(error)
         }
         _ = Files.syncDirectory(folder)
@@ -62,7 +61,7 @@ package struct ContentCache {
         }
         guard case .success(let names) = Files.list(directory + "/files") else { return }
         for name in names where !wanted.contains(name) && DriverName.isSHA256(name) {
-            try? FileManager.default.removeItem(atPath: directory + "/files/" + name)
+            try? DirectoryTree.removeRecursively(directory + "/files/" + name)
         }
     }
 }

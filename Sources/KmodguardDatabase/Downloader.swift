@@ -1,6 +1,5 @@
 package import CCurl
-import Foundation
-import Glibc
+import KmodguardCore
 import KmodguardSystem
 
 /// Initialises libcurl once per process (curl_global_init is not thread-safe; a global `let`
@@ -35,23 +34,29 @@ package struct Downloader: Sendable {
     /// Writes the body of `url` to the new file `path` (created exclusively, mode 0644), at most
     /// `limit` bytes. On failure the file is removed.
     package func download(_ url: String, to path: String, limit: Int) throws(DatabaseError) {
-        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o644)
-        guard descriptor >= 0 else { throw .system(Files.lastError("create", path)) }
-        let sink = TransferSink(limit: limit, descriptor: descriptor)
+        let file: OpenFile
+        do {
+            file = try OpenFile.create(path, mode: 0o644)
+        } catch {
+            throw .system(error)
+        }
+        let sink = TransferSink(limit: limit, file: file)
         do {
             try transfer(url, into: sink)
         } catch {
-            close(descriptor)
-            unlink(path)
+            file.close()
+            FileNames.removeIfPresent(path)
             throw error
         }
-        if fsync(descriptor) != 0 {
-            let error = Files.lastError("write", path)
-            close(descriptor)
-            unlink(path)
-            throw .system(error)
+        do {
+            try file.sync()
+        } catch {
+            file.close()
+            FileNames.removeIfPresent(path)
+            // The last step of writing the body: reported as the write it is.
+            throw .system(SystemError(operation: "write", path: path, errno: error.errno, message: error.message))
         }
-        close(descriptor)
+        file.close()
     }
 
     /// Attempts the transfer until it succeeds, fails for good, or the attempts run out.
@@ -64,7 +69,7 @@ package struct Downloader: Sendable {
             if !failure.isTransient || attempt >= policy.attempts {
                 throw .transfer(url: url, failure, attempts: attempt)
             }
-            if delay > 0 { Thread.sleep(forTimeInterval: delay) }
+            if delay > 0 { Power.sleep(milliseconds: Int(delay * 1000)) }
             delay *= 2
             attempt += 1
         }
@@ -133,7 +138,7 @@ package struct Downloader: Sendable {
     package static func classify(_ code: CURLcode, status: Int, sink: TransferSink, message: String,
                          redirects: Int = 0, effectiveURL: String? = nil) -> TransferFailure {
         if sink.exceeded || code == CURLE_FILESIZE_EXCEEDED { return .tooLarge(limit: sink.limit) }
-        if sink.writeError != 0 { return .localWrite(Files.errorText(sink.writeError)) }
+        if let error = sink.writeError { return .localWrite(error.message) }
         switch code {
         case CURLE_HTTP_RETURNED_ERROR: return .httpStatus(status)
         case CURLE_TOO_MANY_REDIRECTS: return .redirectLoop(message)

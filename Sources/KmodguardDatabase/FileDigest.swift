@@ -1,6 +1,5 @@
 import Crypto
 import Foundation
-import Glibc
 import KmodguardSystem
 
 /// SHA-256 in lowercase hex, of bytes or of a file read in chunks (tarballs can be large).
@@ -13,17 +12,22 @@ package enum FileDigest {
 
     /// The digest and size of the file at `path`.
     package static func sha256(file path: String) throws(DatabaseError) -> (digest: String, size: Int) {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
-        guard descriptor >= 0 else { throw .system(Files.lastError("open", path)) }
-        defer { close(descriptor) }
+        let file: OpenFile
+        do {
+            file = try OpenFile.open(path, .readOnly, options: .noFollow)
+        } catch {
+            throw .system(error)
+        }
+        defer { file.close() }
         var hasher = SHA256()
         var size = 0
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
         while true {
-            let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw .system(Files.lastError("read", path))
+            let count: Int
+            do {
+                count = try file.read(into: &buffer)
+            } catch {
+                throw .system(error)
             }
             if count == 0 { break }
             buffer.withUnsafeBytes { hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0[0..<count])) }

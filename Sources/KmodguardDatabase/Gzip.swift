@@ -1,5 +1,4 @@
 import Foundation
-import Glibc
 package import KmodguardSystem
 
 /// gzip through the process seam (no zlib binding in this package): decompression is capped in
@@ -9,11 +8,10 @@ package enum Gzip {
 
     /// Whether the file starts with gzip's magic bytes.
     package static func isCompressed(_ path: String) -> Bool {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { return false }
-        defer { close(descriptor) }
+        guard let file = try? OpenFile.open(path, .readOnly) else { return false }
+        defer { file.close() }
         var magic: [UInt8] = [0, 0]
-        let count = magic.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, 2) }
+        let count = (try? file.read(into: &magic)) ?? -1
         return count == 2 && magic == [0x1F, 0x8B]
     }
 
@@ -21,7 +19,7 @@ package enum Gzip {
     package static func decompress(_ input: String, to output: String, limit: Int, url: String,
                            runner: any ProcessRunning) throws(DatabaseError) {
         let statusFile = output + ".status"
-        defer { unlink(statusFile) }
+        defer { FileNames.removeIfPresent(statusFile) }
         // head stops after limit+1 bytes; gzip's own status goes to a file (sh has no pipefail).
         var command = ExternalCommand("/bin/sh", ["-c", #"{ "$1" -dc -- "$2"; echo $? > "$5"; } | head -c "$4" > "$3""#, "sh",
                                                   executable, input, output, String(limit + 1), statusFile])

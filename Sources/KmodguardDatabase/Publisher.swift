@@ -1,5 +1,4 @@
 import Foundation
-import Glibc
 import KmodguardBuilder
 package import KmodguardCompletion
 package import KmodguardCore
@@ -160,16 +159,20 @@ package struct Publisher {
         -> (relative: String, sha256: String, size: Int) {
         var writer = TarWriter()
         for entry in try SourceTree.entries(directory, prefix: identity) { writer.append(entry) }
-        let temporary = output + "/sources/." + identity + "-" + String(getpid()) + ".tar"
+        let temporary = output + "/sources/." + identity + "-" + String(ProcessIdentity.pid) + ".tar"
         defer {
-            unlink(temporary)
-            unlink(temporary + ".gz")
+            FileNames.removeIfPresent(temporary)
+            FileNames.removeIfPresent(temporary + ".gz")
         }
         if let error = Files.replaceAtomically(temporary, with: writer.finish()) { throw .system(error) }
         let compressed = try Gzip.compress(temporary, runner: runner)
         let digest = try FileDigest.sha256(file: compressed)
         let relative = "sources/" + identity + "-" + String(digest.digest.prefix(12)) + ".tar.gz"
-        guard rename(compressed, output + "/" + relative) == 0 else { throw .system(Files.lastError("rename", output + "/" + relative)) }
+        do {
+            try FileNames.rename(compressed, to: output + "/" + relative)
+        } catch {
+            throw .system(error)
+        }
         return (relative, digest.digest, digest.size)
     }
 

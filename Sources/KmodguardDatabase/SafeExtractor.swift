@@ -1,5 +1,3 @@
-import Foundation
-import Glibc
 import KmodguardCore
 package import KmodguardSystem
 
@@ -27,9 +25,13 @@ package struct SafeExtractor {
     package func extractSource(_ archive: String, to destination: String, url: String) throws(DatabaseError) -> String {
         let parent = parentDirectory(destination)
         if let error = Files.makeDirectories(parent, mode: 0o755) { throw .system(error) }
-        let work = parent + "/.extract-" + String(getpid()) + "-" + String(UInt32.random(in: 0...UInt32.max))
-        guard mkdir(work, 0o700) == 0 else { throw .system(Files.lastError("mkdir", work)) }
-        defer { try? FileManager.default.removeItem(atPath: work) }
+        let work = parent + "/.extract-" + String(ProcessIdentity.pid) + "-" + String(UInt32.random(in: 0...UInt32.max))
+        do {
+            try FileNames.makeDirectory(work, mode: 0o700)
+        } catch {
+            throw .system(error)
+        }
+        defer { try? DirectoryTree.removeRecursively(work) }
 
         var tar = archive
         if Gzip.isCompressed(archive) {
@@ -38,15 +40,24 @@ package struct SafeExtractor {
             try Gzip.decompress(archive, to: tar, limit: limits.totalBytes + headroom, url: url, runner: runner)
         }
         let tree = work + "/tree"
-        guard mkdir(tree, 0o755) == 0 else { throw .system(Files.lastError("mkdir", tree)) }
+        do {
+            try FileNames.makeDirectory(tree, mode: 0o755)
+        } catch {
+            throw .system(error)
+        }
         try extract(tar: tar, into: tree, url: url)
         let source = try Self.sourceRoot(in: tree, url: url)
 
         let old = work + "/previous"
-        if Files.exists(destination) || Files.isDirectory(destination) {
-            guard rename(destination, old) == 0 else { throw .system(Files.lastError("rename", destination)) }
+        do {
+            if Files.exists(destination) || Files.isDirectory(destination) {
+                try FileNames.rename(destination, to: old)
+            }
+            try FileNames.rename(source, to: destination)
+        } catch {
+            // Both renames are reported on the destination the caller named.
+            throw .system(SystemError(operation: "rename", path: destination, errno: error.errno, message: error.message))
         }
-        guard rename(source, destination) == 0 else { throw .system(Files.lastError("rename", destination)) }
         _ = Files.syncDirectory(parent)
         return destination
     }
@@ -68,14 +79,22 @@ package struct SafeExtractor {
     /// Checks every entry of the uncompressed `tar`, then writes them into the existing, empty
     /// directory `destination`.
     package func extract(tar: String, into destination: String, url: String) throws(DatabaseError) {
-        let descriptor = open(tar, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { throw .system(Files.lastError("open", tar)) }
-        defer { close(descriptor) }
-        var info = stat()
-        guard fstat(descriptor, &info) == 0 else { throw .system(Files.lastError("fstat", tar)) }
-        let plan = try self.plan(TarReader(descriptor: descriptor, fileSize: Int(info.st_size)), url: url)
+        let archive: OpenFile
+        let size: Int
+        do {
+            archive = try OpenFile.open(tar, .readOnly)
+        } catch {
+            throw .system(error)
+        }
+        defer { archive.close() }
+        do {
+            size = try archive.status().size
+        } catch {
+            throw .system(error)
+        }
+        let plan = try self.plan(TarReader(file: archive, fileSize: size), url: url)
         for entry in plan {
-            try write(entry, from: descriptor, into: destination, url: url)
+            try write(entry, from: archive, into: destination, url: url)
         }
     }
 
@@ -179,7 +198,7 @@ package struct SafeExtractor {
         return nil
     }
 
-    private func write(_ entry: Planned, from archive: Int32, into destination: String, url: String) throws(DatabaseError) {
+    private func write(_ entry: Planned, from archive: OpenFile, into destination: String, url: String) throws(DatabaseError) {
         var directory = destination
         for component in entry.path.parent {
             directory += "/" + component
@@ -190,30 +209,39 @@ package struct SafeExtractor {
         case .directory:
             try makeDirectory(path)
         case .file:
-            let output = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, entry.executable ? 0o755 : 0o644)
-            guard output >= 0 else { throw .system(Files.lastError("create", path)) }
-            defer { close(output) }
+            let output: OpenFile
+            do {
+                output = try OpenFile.create(path, mode: entry.executable ? 0o755 : 0o644)
+            } catch {
+                throw .system(error)
+            }
+            defer { output.close() }
             var buffer = [UInt8](repeating: 0, count: min(max(entry.size, 1), 1 << 20))
             var done = 0
             while done < entry.size {
                 let want = min(buffer.count, entry.size - done)
-                let got = buffer.withUnsafeMutableBytes { pread(archive, $0.baseAddress, want, off_t(entry.dataOffset + done)) }
-                if got < 0 && errno == EINTR { continue }
+                let got = (try? archive.read(at: entry.dataOffset + done, into: &buffer, count: want)) ?? -1
                 guard got > 0 else { throw .archiveCorrupt(url: url, reason: "cannot read the data of " + entry.raw) }
-                var written = 0
-                while written < got {
-                    let count = buffer.withUnsafeBytes { Glibc.write(output, $0.baseAddress! + written, got - written) }
-                    if count < 0 && errno == EINTR { continue }
-                    guard count > 0 else { throw .system(Files.lastError("write", path)) }
-                    written += count
+                do {
+                    try output.write(buffer[0..<got])
+                } catch {
+                    throw .system(error)
                 }
                 done += got
             }
         case .symlink(let target):
-            guard symlink(target, path) == 0 else { throw .system(Files.lastError("symlink", path)) }
+            do {
+                try Links.makeSymbolic(path, to: target)
+            } catch {
+                throw .system(error)
+            }
         case .hardlink(let target):
             let existing = destination + "/" + (ArchivePath.parse(target, limit: limits.pathBytes).path?.string ?? "")
-            guard link(existing, path) == 0 else { throw .system(Files.lastError("link", path)) }
+            do {
+                try Links.makeHard(path, to: existing)
+            } catch {
+                throw .system(error)
+            }
         case .other:
             throw .unsafeArchive(url: url, entry: entry.raw, reason: "has an unsupported type")
         }
@@ -221,10 +249,10 @@ package struct SafeExtractor {
 
     /// mkdir, accepting an existing real directory (never a symlink: the plan excludes them).
     private func makeDirectory(_ path: String) throws(DatabaseError) {
-        if mkdir(path, 0o755) == 0 { return }
-        let code = errno
-        var info = stat()
-        if code == EEXIST, lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFDIR { return }
-        throw .system(SystemError(operation: "mkdir", path: path, errno: code, message: Files.errorText(code)))
+        do {
+            try FileNames.makeDirectoryIfMissing(path, mode: 0o755)
+        } catch {
+            throw .system(error)
+        }
     }
 }

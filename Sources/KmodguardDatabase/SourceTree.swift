@@ -1,4 +1,3 @@
-import Glibc
 import KmodguardCore
 import KmodguardSystem
 
@@ -31,32 +30,38 @@ package enum SourceTree {
         for name in names where !isSkipped(name) {
             let path = directory + "/" + name
             let inside = relative.isEmpty ? name : relative + "/" + name
-            var info = stat()
-            guard lstat(path, &info) == 0 else { throw .system(Files.lastError("lstat", path)) }
-            switch info.st_mode & S_IFMT {
-            case S_IFDIR:
+            let info: FileStatus
+            do {
+                info = try FileStatus.of(path)
+            } catch {
+                throw .system(error)
+            }
+            switch info.kind {
+            case .directory:
                 entries.append(TarEntry(path: prefix + "/" + inside, kind: .directory, mode: 0o755))
                 try walk(root, relative: inside, prefix: prefix, into: &entries, total: &total)
-            case S_IFREG:
-                total += Int(info.st_size)
+            case .regular:
+                total += info.size
                 guard total <= maximumBytes else { throw .usage(root + ": more than " + String(maximumBytes) + " bytes of source") }
                 let bytes: [UInt8]
                 switch Files.read(path, limit: maximumBytes) {
                 case .success(let read): bytes = read
                 case .failure(let error): throw .system(error)
                 }
-                entries.append(TarEntry(path: prefix + "/" + inside, kind: .file, mode: info.st_mode & 0o111 != 0 ? 0o755 : 0o644, data: bytes))
-            case S_IFLNK:
-                var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-                let count = readlink(path, &buffer, Int(PATH_MAX))
-                guard count >= 0 else { throw .system(Files.lastError("readlink", path)) }
-                let target = String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                entries.append(TarEntry(path: prefix + "/" + inside, kind: .file, mode: info.anyoneMayExecute ? 0o755 : 0o644, data: bytes))
+            case .symbolicLink:
+                let target: String
+                do {
+                    target = try Links.target(of: path)
+                } catch {
+                    throw .system(error)
+                }
                 let link = ArchivePath(components: (prefix + "/" + inside).split(separator: "/").map(String.init))
                 if let problem = SafeExtractor.symlinkProblem(target, from: link, kinds: [:]) {
                     throw .usage(path + " " + problem + "; clients would refuse the tarball")
                 }
                 entries.append(TarEntry(path: prefix + "/" + inside, kind: .symlink(target: target), mode: 0o777))
-            default:
+            case .other:
                 throw .usage(path + " is not a regular file, directory or symlink; remove it from the source")
             }
         }

@@ -1,5 +1,4 @@
-import Glibc
-import KmodguardSystem
+package import KmodguardSystem
 
 /// Reads the members of an uncompressed tar file (ustar, GNU long names, pax `path`,
 /// `linkpath` and `size`) without extracting anything; `SafeExtractor` decides what to do.
@@ -9,7 +8,7 @@ package struct TarReader {
         package let reason: String
     }
 
-    private let descriptor: Int32
+    private let file: OpenFile
     private let fileSize: Int
     private var offset = 0
     /// Long names and pax overrides waiting for the header they apply to.
@@ -20,8 +19,8 @@ package struct TarReader {
     /// Caps on metadata records, so a hostile header cannot make us allocate gigabytes.
     package static let maximumMetadata = 1 << 20
 
-    package init(descriptor: Int32, fileSize: Int) {
-        self.descriptor = descriptor
+    package init(file: OpenFile, fileSize: Int) {
+        self.file = file
         self.fileSize = fileSize
     }
 
@@ -89,10 +88,11 @@ package struct TarReader {
         var buffer = [UInt8](repeating: 0, count: count)
         var done = 0
         while done < count {
-            let got = buffer.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress! + done, count - done, off_t(position + done)) }
-            if got < 0 {
-                if errno == EINTR { continue }
-                throw FormatError(offset: position, reason: "read failed: " + Files.errorText(errno))
+            let got: Int
+            do {
+                got = try file.read(at: position + done, into: &buffer, index: done, count: count - done)
+            } catch {
+                throw FormatError(offset: position, reason: "read failed: " + error.message)
             }
             if got == 0 { throw FormatError(offset: position, reason: "unexpected end of file") }
             done += got

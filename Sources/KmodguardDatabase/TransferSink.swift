@@ -1,18 +1,20 @@
-import Glibc
+package import KmodguardCore
+package import KmodguardSystem
 
-/// Where libcurl's write callback puts a body: memory or a file descriptor, never more than
+/// Where libcurl's write callback puts a body: memory or an open file, never more than
 /// `limit` bytes (a server that lies about, or omits, Content-Length is cut off here).
 package final class TransferSink {
     package let limit: Int
     package private(set) var bytes: [UInt8] = []
     package private(set) var count = 0
     package private(set) var exceeded = false
-    package private(set) var writeError: Int32 = 0
-    private let descriptor: Int32?
+    /// Why writing to the file failed, which aborted the transfer.
+    package private(set) var writeError: SystemError?
+    private let file: OpenFile?
 
-    package init(limit: Int, descriptor: Int32? = nil) {
+    package init(limit: Int, file: OpenFile? = nil) {
         self.limit = limit
-        self.descriptor = descriptor
+        self.file = file
     }
 
     /// Forgets what an earlier attempt wrote.
@@ -20,8 +22,8 @@ package final class TransferSink {
         bytes.removeAll(keepingCapacity: true)
         count = 0
         exceeded = false
-        writeError = 0
-        if let descriptor { _ = ftruncate(descriptor, 0) }
+        writeError = nil
+        if let file { try? file.truncate(to: 0) }
     }
 
     /// False aborts the transfer.
@@ -30,16 +32,12 @@ package final class TransferSink {
             exceeded = true
             return false
         }
-        if let descriptor {
-            var offset = 0
-            while offset < chunk.count {
-                let written = pwrite(descriptor, chunk.baseAddress! + offset, chunk.count - offset, off_t(count + offset))
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    writeError = errno
-                    return false
-                }
-                offset += written
+        if let file {
+            do {
+                try file.write(chunk, at: count)
+            } catch {
+                writeError = error
+                return false
             }
         } else {
             bytes.append(contentsOf: chunk)

@@ -34,7 +34,7 @@ package struct InitramfsGenerator: Equatable, Sendable, CustomStringConvertible 
         }
         let dracutOverride = environment[dracutVariable].flatMap { $0.isEmpty ? nil : $0 }
         if let dracutOverride, requested == .dracut || requested == nil,
-           !FileManager.default.isExecutableFile(atPath: dracutOverride) {
+           !FileAccess.isExecutable(dracutOverride) {
             throw .toolMissing(tool: dracutOverride, package: "dracut (set by " + dracutVariable + ")", root: "/")
         }
         let chroot = root.isHost ? nil : root.prefix
@@ -71,7 +71,7 @@ package struct InitramfsGenerator: Equatable, Sendable, CustomStringConvertible 
     ) -> InitramfsTool? {
         if kind == .dracut, let dracutOverride {
             let sibling = parentDirectory(dracutOverride) + "/" + kind.listerName
-            if FileManager.default.isExecutableFile(atPath: sibling) { return InitramfsTool(sibling) }
+            if FileAccess.isExecutable(sibling) { return InitramfsTool(sibling) }
         }
         if let host = findExecutable(kind.listerName) { return InitramfsTool(host) }
         return findExecutable(kind.listerName, root: root.prefix).map { InitramfsTool($0, chroot: chroot) }

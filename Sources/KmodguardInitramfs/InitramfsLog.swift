@@ -1,4 +1,3 @@
-import Foundation
 package import KmodguardCore
 import KmodguardSystem
 
@@ -14,10 +13,7 @@ package struct InitramfsLog {
 
     /// Appends `text` (best effort: a full disk must not turn a good image into a failure).
     package func append(_ text: String) {
-        guard let handle = FileHandle(forWritingAtPath: path) else { return }
-        defer { try? handle.close() }
-        _ = try? handle.seekToEnd()
-        try? handle.write(contentsOf: Data(text.utf8))
+        try? OpenFile.append(Array(text.utf8), to: path)
     }
 
     /// The last `count` non-empty lines that are not kmodguard's own notes.

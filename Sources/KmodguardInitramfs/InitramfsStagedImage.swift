@@ -1,4 +1,3 @@
-import Glibc
 package import KmodguardCore
 import KmodguardSystem
 
@@ -19,8 +18,12 @@ package struct InitramfsStagedImage {
         let prefix = baseName + Self.suffix
         guard case .success(let names) = Files.list(directory) else { return nil }
         for name in names where name.hasPrefix(prefix) {
-            let path = directory + "/" + name
-            if unlink(path) != 0 && errno != ENOENT { return Files.lastError("unlink", path) }
+            do {
+                try FileNames.remove(directory + "/" + name)
+            } catch {
+                // Gone already is what was wanted.
+                if error.errno != SystemError.ENOENT { return error }
+            }
         }
         return nil
     }
@@ -34,21 +37,21 @@ package struct InitramfsStagedImage {
     /// over the image. An error means the old image is still in place; the caller fsyncs the
     /// directory afterwards.
     package func commit() -> SystemError? {
-        let fd = open(temporary, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
-        guard fd >= 0 else { return Files.lastError("open", temporary) }
-        var old = stat()
-        if stat(image, &old) == 0, fchmod(fd, old.st_mode & 0o7777) != 0 {
-            let error = Files.lastError("chmod", temporary)
-            close(fd)
+        do {
+            let file = try OpenFile.open(temporary, .readOnly, options: .noFollow)
+            defer { file.close() }
+            if let old = try? FileStatus.of(image, followingSymlinks: true) {
+                try file.setPermissions(old.permissions)
+            }
+            try file.sync()
+        } catch {
             return error
         }
-        guard fsync(fd) == 0 else {
-            let error = Files.lastError("fsync", temporary)
-            close(fd)
+        do {
+            try FileNames.rename(temporary, to: image)
+        } catch {
             return error
         }
-        close(fd)
-        guard rename(temporary, image) == 0 else { return Files.lastError("rename", image) }
         return nil
     }
 

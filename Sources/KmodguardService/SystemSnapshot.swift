@@ -106,12 +106,9 @@ package struct SystemSnapshot {
     /// True when a file kmodguard installed in `updates/kmodguard` of `kernel` is newer than the
     /// kernel's initramfs (or there is no initramfs): the image cannot hold that driver.
     package static func initramfsPredatesDriver(root: SystemRoot, kernel: KernelRelease) -> Bool {
-        let manager = FileManager.default
-        func modified(_ path: String) -> Date? {
-            (try? manager.attributesOfItem(atPath: path))?[.modificationDate] as? Date
-        }
+        func modified(_ path: String) -> FileStatus.Time? { (try? FileStatus.of(path))?.modified }
         let directory = root.path("/lib/modules/" + kernel.string + "/updates/kmodguard")
-        guard let names = try? manager.contentsOfDirectory(atPath: directory),
+        guard case .success(let names) = Files.list(directory),
               let newestDriver = names.compactMap({ modified(directory + "/" + $0) }).max() else { return false }
         let images = [root.boot + "/initrd.img-" + kernel.string, root.boot + "/initramfs-" + kernel.string + ".img"]
         guard let image = images.compactMap(modified).max() else { return true }

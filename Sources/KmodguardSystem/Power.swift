@@ -1,18 +1,10 @@
 import CSystem
 public import KmodguardCore
 
-/// The libc seam for the kernel's identity, mounts and rebooting.
+/// The libc seam for mounts and rebooting (and, for the guard, the running kernel).
 public enum Power {
     /// `uname -r`.
-    public static func runningKernel() -> String? {
-        var names = utsname()
-        guard uname(&names) == 0 else { return nil }
-        return withUnsafeBytes(of: &names.release) { raw in
-            let bytes = raw.bindMemory(to: UInt8.self)
-            let length = bytes.firstIndex(of: 0) ?? bytes.count
-            return String(decoding: bytes[0..<length], as: UTF8.self)
-        }
-    }
+    public static func runningKernel() -> String? { KernelIdentity.release() }
 
     /// Flushes every filesystem and restarts the machine; returns only on failure.
     public static func reboot() -> SystemError {

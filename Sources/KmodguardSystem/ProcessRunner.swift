@@ -112,7 +112,7 @@ package struct LiveProcessRunner: ProcessRunning {
 package func findExecutable(_ name: String, root: String = "") -> String? {
     for directory in ["/usr/sbin", "/usr/bin", "/sbin", "/bin", "/usr/local/sbin", "/usr/local/bin"] {
         let path = directory + "/" + name
-        if FileManager.default.isExecutableFile(atPath: root + path) { return path }
+        if FileAccess.isExecutable(root + path) { return path }
     }
     return nil
 }

@@ -6,20 +6,9 @@ import KmodguardTestSupport
 import Testing
 
 /// The builder's pure parts: source detection, the DKMS script and process chain it runs,
-/// ERE matching, modules.order, messages. (The builds themselves: BuilderIntegrationTests.)
+/// modules.order, messages. (The builds themselves: BuilderIntegrationTests; ERE matching:
+/// KmodguardSystemTests.)
 @Suite struct BuilderUnitTests {
-    @Test func extendedRegexBehavesLikeBashMatch() {
-        #expect(ExtendedRegex.matches(#"^6\.1\."#, "6.1.0-56-cloud-amd64"))
-        #expect(!ExtendedRegex.matches(#"^5\.(4|10)\."#, "6.1.0-56-cloud-amd64"))
-        #expect(ExtendedRegex.matches("(cloud|rt)-amd64$", "6.1.0-56-cloud-amd64"))
-        #expect(ExtendedRegex.matches("[[:digit:]]+-cloud", "6.1.0-56-cloud-amd64"))
-        // Unanchored, like =~.
-        #expect(ExtendedRegex.matches("cloud", "6.1.0-56-cloud-amd64"))
-        #expect(ExtendedRegex.matches("x86_64|aarch64", "x86_64"))
-        // An invalid expression matches nothing (bash's =~ is false for it, DKMS excludes).
-        #expect(!ExtendedRegex.matches("(", "("))
-    }
-
     @Test(arguments: [
         ("dm-writeboost-2.2.17", "dm-writeboost", "2.2.17"),
         ("virtio_blk-6.1.192-2", "virtio_blk", "6.1.192-2"),

@@ -2,6 +2,7 @@ import Foundation
 import KmodguardCompletion
 import KmodguardCore
 @testable import KmodguardBuilder
+import KmodguardSystem
 import Testing
 
 /// dkms.conf evaluated by bash, as DKMS sources it (real bash; no kernel headers needed).

@@ -1,4 +1,4 @@
-import Glibc
+import CSystem
 
 /// POSIX extended regular expressions, as bash's `[[ $x =~ $re ]]` evaluates DKMS's
 /// `BUILD_EXCLUSIVE_KERNEL`, `BUILD_EXCLUSIVE_ARCH` and `PATCH_MATCH` (Swift's Regex is not ERE:
