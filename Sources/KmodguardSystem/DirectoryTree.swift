@@ -1,5 +1,5 @@
 import CSystem
-public import KmodguardCore
+package import KmodguardCore
 
 /// Whole directory trees: making a path of directories, removing, listing and copying a tree.
 /// Symlinks inside a tree are never followed: the trees handled here (scratch copies a build

@@ -1,5 +1,5 @@
 import CSystem
-public import KmodguardCore
+package import KmodguardCore
 
 /// Who may do what with a file: its permission bits, its owner, and the kernel's own answer to
 /// "may this process run it" (`access(2)`).

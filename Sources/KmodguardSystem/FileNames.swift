@@ -1,5 +1,5 @@
 import CSystem
-public import KmodguardCore
+package import KmodguardCore
 
 /// Adding, moving and removing one name in a directory: `rename(2)`, `unlink(2)`, `mkdir(2)`.
 /// These are what make a write atomic or clean up after one; whole trees are `DirectoryTree`'s.

@@ -1,5 +1,5 @@
 import CSystem
-public import KmodguardCore
+package import KmodguardCore
 
 /// What `stat(2)` says about a file, as the CLI uses it: its kind, permission bits, size, owner
 /// and modification time. `lstat` (the default) describes a symlink itself, which is what code

@@ -1,5 +1,5 @@
 import CSystem
-public import KmodguardCore
+package import KmodguardCore
 
 /// Symbolic and hard links: creating them, reading a symlink's target, resolving a path to the
 /// file it names.

@@ -1,5 +1,5 @@
 import CSystem
-public import KmodguardCore
+package import KmodguardCore
 
 /// An open file descriptor with the path it was opened by, so every failure names the file.
 /// A plain value like swift-system's `FileDescriptor`: its owner closes it once (usually in a

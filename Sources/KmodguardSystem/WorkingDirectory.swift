@@ -1,5 +1,5 @@
 import CSystem
-public import KmodguardCore
+package import KmodguardCore
 
 /// The process's current directory, against which relative paths given on the command line
 /// are taken.
