@@ -88,7 +88,9 @@ package struct BuildWorkspace: Sendable {
             } catch {
                 throw .workspace(error)
             }
-            if !info.executable(byUser: user.uid, group: user.gid) { throw .workspaceUnreachable(path: dkmsTree, blockedBy: path, uid: user.uid) }
+            if !info.executable(byUser: user.uid, group: user.gid) {
+                throw .workspaceUnreachable(path: dkmsTree, blockedBy: path, uid: user.uid)
+            }
         }
     }
 

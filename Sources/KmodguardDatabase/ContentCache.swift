@@ -22,7 +22,7 @@ package struct ContentCache {
             if let found = try? FileDigest.sha256(file: path), found.digest == artifact.sha256, found.size == artifact.size {
                 return (path, true)
             }
-            FileNames.removeIfPresent(path)
+            FileNames.removeIgnoringErrors(path)
         }
         if let error = Files.makeDirectories(folder, mode: 0o755) { throw .system(error) }
         let temporary = folder + "/." + name + ".partial-" + String(ProcessIdentity.pid) + "-" + String(UInt32.random(in: 0...UInt32.max))
@@ -31,21 +31,21 @@ package struct ContentCache {
         do {
             found = try FileDigest.sha256(file: temporary)
         } catch {
-            FileNames.removeIfPresent(temporary)
+            FileNames.removeIgnoringErrors(temporary)
             throw error
         }
         guard found.size == artifact.size else {
-            FileNames.removeIfPresent(temporary)
+            FileNames.removeIgnoringErrors(temporary)
             throw .size(url: url, expected: artifact.size, actual: found.size)
         }
         guard found.digest == artifact.sha256 else {
-            FileNames.removeIfPresent(temporary)
+            FileNames.removeIgnoringErrors(temporary)
             throw .checksum(url: url, expected: artifact.sha256, actual: found.digest)
         }
         do {
             try FileNames.rename(temporary, to: path)
         } catch {
-            FileNames.removeIfPresent(temporary)
+            FileNames.removeIgnoringErrors(temporary)
             throw .system(error)
         }
         _ = Files.syncDirectory(folder)

@@ -45,14 +45,14 @@ package struct Downloader: Sendable {
             try transfer(url, into: sink)
         } catch {
             file.close()
-            FileNames.removeIfPresent(path)
+            FileNames.removeIgnoringErrors(path)
             throw error
         }
         do {
             try file.sync()
         } catch {
             file.close()
-            FileNames.removeIfPresent(path)
+            FileNames.removeIgnoringErrors(path)
             // The last step of writing the body: reported as the write it is.
             throw .system(SystemError(operation: "write", path: path, errno: error.errno, message: error.message))
         }

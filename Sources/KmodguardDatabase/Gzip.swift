@@ -19,7 +19,7 @@ package enum Gzip {
     package static func decompress(_ input: String, to output: String, limit: Int, url: String,
                            runner: any ProcessRunning) throws(DatabaseError) {
         let statusFile = output + ".status"
-        defer { FileNames.removeIfPresent(statusFile) }
+        defer { FileNames.removeIgnoringErrors(statusFile) }
         // head stops after limit+1 bytes; gzip's own status goes to a file (sh has no pipefail).
         var command = ExternalCommand("/bin/sh", ["-c", #"{ "$1" -dc -- "$2"; echo $? > "$5"; } | head -c "$4" > "$3""#, "sh",
                                                   executable, input, output, String(limit + 1), statusFile])

@@ -161,8 +161,8 @@ package struct Publisher {
         for entry in try SourceTree.entries(directory, prefix: identity) { writer.append(entry) }
         let temporary = output + "/sources/." + identity + "-" + String(ProcessIdentity.pid) + ".tar"
         defer {
-            FileNames.removeIfPresent(temporary)
-            FileNames.removeIfPresent(temporary + ".gz")
+            FileNames.removeIgnoringErrors(temporary)
+            FileNames.removeIgnoringErrors(temporary + ".gz")
         }
         if let error = Files.replaceAtomically(temporary, with: writer.finish()) { throw .system(error) }
         let compressed = try Gzip.compress(temporary, runner: runner)

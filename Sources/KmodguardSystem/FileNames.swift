@@ -15,9 +15,9 @@ package enum FileNames {
         guard unlink(path) == 0 else { throw Files.lastError("unlink", path) }
     }
 
-    /// Removes `path` if it is there; a missing file is what was wanted. For cleanup paths that
-    /// have nothing to report.
-    package static func removeIfPresent(_ path: String) {
+    /// `unlink(2)` whose failure (a missing file included) is nobody's business: cleanup of
+    /// temporary files on paths that already report a better error.
+    package static func removeIgnoringErrors(_ path: String) {
         _ = unlink(path)
     }
 

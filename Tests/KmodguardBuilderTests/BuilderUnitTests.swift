@@ -22,6 +22,17 @@ import Testing
         #expect(split.0 == name && split.1 == version)
     }
 
+    @Test(arguments: [
+        ("/usr/src/driver-1.0", "/usr/src/driver-1.0"),
+        ("/usr/src/./driver-1.0/", "/usr/src/driver-1.0"),
+        ("/usr//src/x/../driver-1.0", "/usr/src/driver-1.0"),
+        ("/../usr", "/usr"),
+        ("/", "/"),
+    ])
+    func aMissingSourcePathIsStandardizedWithoutTheDisk(_ path: String, _ expected: String) {
+        #expect(DriverSource.standardized(path) == expected)
+    }
+
     @Test func sourceDetection() throws {
         let directory = try BuilderTemporaryDirectory()
         defer { directory.remove() }
