@@ -41,7 +41,7 @@ public final class FileLock {
         }
         // Informational only: the flock is the lock, whatever the file says.
         if ftruncate(fd, 0) == 0 {
-            _ = Files.writeAll(fd, Array((String(getpid()) + "\n").utf8), path: path)
+            _ = Files.writeAll(fd, Array((String(getpid()) + "\n").utf8), path: path, using: LiveFileSyscalls())
         }
         return .success(FileLock(path: path, fd: fd))
     }

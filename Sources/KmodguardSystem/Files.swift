@@ -68,62 +68,90 @@ public enum Files {
     }
 
     /// Rewrites an existing file in place (same inode and size, as GRUB writes its environment
-    /// block: firmware paths may not follow a new inode), then fsyncs it.
+    /// block: firmware paths may not follow a new inode), then fsyncs it. If a write fails part
+    /// way, the old bytes are written back (best effort) so the file is not left half old, half new.
     public static func overwriteInPlace(_ path: String, with bytes: [UInt8]) -> SystemError? {
-        let fd = kg_open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0)
-        guard fd >= 0 else { return lastError("open", path) }
-        var info = stat()
-        guard fstat(fd, &info) == 0 else {
-            let error = lastError("fstat", path)
-            close(fd)
-            return error
-        }
-        guard Int(info.st_size) == bytes.count else {
-            close(fd)
-            return SystemError(operation: "overwrite", path: path, errno: EINVAL,
-                               message: "file is " + String(Int(info.st_size)) + " bytes, expected " + String(bytes.count))
-        }
-        if let error = writeAll(fd, bytes, path: path) {
-            close(fd)
-            return error
-        }
-        guard fsync(fd) == 0 else {
-            let error = lastError("fsync", path)
-            close(fd)
-            return error
-        }
-        guard close(fd) == 0 else { return lastError("close", path) }
-        return nil
+        overwriteInPlace(path, with: bytes, using: LiveFileSyscalls())
     }
 
     /// Creates or replaces `path` atomically: temporary file, fsync, rename, fsync directory.
+    /// On any failure the temporary file is removed and `path` is untouched.
     public static func replaceAtomically(_ path: String, with bytes: [UInt8], mode: UInt32 = 0o644) -> SystemError? {
-        let temporary = path + ".kmodguard-new"
-        let fd = kg_open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode)
-        guard fd >= 0 else { return lastError("create", temporary) }
-        if let error = writeAll(fd, bytes, path: temporary) {
-            close(fd)
-            unlink(temporary)
-            return error
-        }
-        guard fsync(fd) == 0, close(fd) == 0 else {
-            let error = lastError("fsync", temporary)
-            unlink(temporary)
-            return error
-        }
-        guard rename(temporary, path) == 0 else {
-            let error = lastError("rename", path)
-            unlink(temporary)
-            return error
-        }
-        return syncDirectory(parentDirectory(path))
+        replaceAtomically(path, with: bytes, mode: mode, using: LiveFileSyscalls())
     }
 
     public static func syncDirectory(_ path: String) -> SystemError? {
-        let fd = kg_open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0)
-        guard fd >= 0 else { return lastError("open", path) }
-        defer { close(fd) }
-        guard fsync(fd) == 0 else { return lastError("fsync", path) }
+        syncDirectory(path, using: LiveFileSyscalls())
+    }
+
+    package static func overwriteInPlace<S: FileSyscalls>(_ path: String, with bytes: [UInt8], using sys: S) -> SystemError? {
+        let fd = sys.open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0)
+        guard fd >= 0 else { return error("open", path, sys.errno) }
+        guard let size = sys.size(fd) else {
+            let failure = error("fstat", path, sys.errno)
+            _ = sys.close(fd)
+            return failure
+        }
+        guard size == bytes.count else {
+            _ = sys.close(fd)
+            return SystemError(operation: "overwrite", path: path, errno: EINVAL,
+                               message: "file is " + String(size) + " bytes, expected " + String(bytes.count))
+        }
+        var old = [UInt8](repeating: 0, count: bytes.count)
+        if case .failure(let failure) = readAll(fd, into: &old, path: path, using: sys) {
+            _ = sys.close(fd)
+            return failure
+        }
+        if let failure = writeAll(fd, bytes, path: path, using: sys) {
+            // Nothing or part of it reached the file: put the old bytes back.
+            let restored = writeAll(fd, old, path: path, using: sys) == nil && sys.fsync(fd) == 0
+            _ = sys.close(fd)
+            return restored ? failure : SystemError(operation: failure.operation, path: path, errno: failure.errno,
+                                                    message: failure.message + "; the old contents could not be written back")
+        }
+        guard sys.fsync(fd) == 0 else {
+            let failure = error("fsync", path, sys.errno)
+            _ = sys.close(fd)
+            return failure
+        }
+        guard sys.close(fd) == 0 else { return error("close", path, sys.errno) }
+        return nil
+    }
+
+    package static func replaceAtomically<S: FileSyscalls>(_ path: String, with bytes: [UInt8], mode: UInt32 = 0o644,
+                                                          using sys: S) -> SystemError? {
+        let temporary = path + ".kmodguard-new"
+        let fd = sys.open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode)
+        guard fd >= 0 else { return error("create", temporary, sys.errno) }
+        if let failure = writeAll(fd, bytes, path: temporary, using: sys) {
+            _ = sys.close(fd)
+            _ = sys.unlink(temporary)
+            return failure
+        }
+        if sys.fsync(fd) != 0 {
+            let failure = error("fsync", temporary, sys.errno)
+            _ = sys.close(fd)
+            _ = sys.unlink(temporary)
+            return failure
+        }
+        if sys.close(fd) != 0 {
+            let failure = error("close", temporary, sys.errno)
+            _ = sys.unlink(temporary)
+            return failure
+        }
+        guard sys.rename(temporary, path) == 0 else {
+            let failure = error("rename", path, sys.errno)
+            _ = sys.unlink(temporary)
+            return failure
+        }
+        return syncDirectory(parentDirectory(path), using: sys)
+    }
+
+    package static func syncDirectory<S: FileSyscalls>(_ path: String, using sys: S) -> SystemError? {
+        let fd = sys.open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0)
+        guard fd >= 0 else { return error("open", path, sys.errno) }
+        defer { _ = sys.close(fd) }
+        guard sys.fsync(fd) == 0 else { return error("fsync", path, sys.errno) }
         return nil
     }
 
@@ -138,18 +166,45 @@ public enum Files {
         return nil
     }
 
-    static func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String) -> SystemError? {
+    /// Writes all of `bytes` from offset 0, retrying EINTR and short writes.
+    static func writeAll<S: FileSyscalls>(_ fd: Int32, _ bytes: [UInt8], path: String, using sys: S) -> SystemError? {
         var offset = 0
         while offset < bytes.count {
             let written = bytes.withUnsafeBytes { buffer in
-                pwrite(fd, buffer.baseAddress! + offset, buffer.count - offset, off_t(offset))
+                sys.pwrite(fd, buffer.baseAddress! + offset, buffer.count - offset, offset)
             }
             if written < 0 {
-                if kg_errno() == EINTR { continue }
-                return lastError("write", path)
+                let code = sys.errno
+                if code == EINTR { continue }
+                return error("write", path, code)
             }
+            if written == 0 { return SystemError(operation: "write", path: path, errno: EIO, message: "wrote nothing") }
             offset += written
         }
         return nil
+    }
+
+    /// Fills `buffer` from offset 0, retrying EINTR and short reads.
+    static func readAll<S: FileSyscalls>(_ fd: Int32, into buffer: inout [UInt8], path: String, using sys: S) -> Result<Void, SystemError> {
+        var offset = 0
+        while offset < buffer.count {
+            let count = buffer.withUnsafeMutableBytes { raw in
+                sys.pread(fd, raw.baseAddress! + offset, raw.count - offset, offset)
+            }
+            if count < 0 {
+                let code = sys.errno
+                if code == EINTR { continue }
+                return .failure(error("read", path, code))
+            }
+            if count == 0 {
+                return .failure(SystemError(operation: "read", path: path, errno: EIO, message: "file shrank while read"))
+            }
+            offset += count
+        }
+        return .success(())
+    }
+
+    static func error(_ operation: String, _ path: String, _ code: Int32) -> SystemError {
+        SystemError(operation: operation, path: path, errno: code, message: errorText(code))
     }
 }
