@@ -68,13 +68,7 @@ package enum DirectoryTree {
         }
         defer { closedir(directory) }
         // All names first: a directory changed while readdir walks it may skip entries.
-        var names: [String] = []
-        while let entry = readdir(directory) {
-            guard let raw = kg_dirent_name(entry) else { continue }
-            let name = String(cString: raw)
-            if name != "." && name != ".." { names.append(name) }
-        }
-        for name in names {
+        for name in Files.names(in: directory) {
             let child = path + "/" + name
             var info = stat()
             guard fstatat(descriptor, name, &info, AT_SYMLINK_NOFOLLOW) == 0 else { throw Files.lastError("lstat", child) }

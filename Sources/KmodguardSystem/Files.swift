@@ -58,13 +58,18 @@ public enum Files {
     public static func list(_ path: String) -> Result<[String], SystemError> {
         guard let directory = opendir(path) else { return .failure(lastError("opendir", path)) }
         defer { closedir(directory) }
+        return .success(names(in: directory))
+    }
+
+    /// Every name an open directory stream still has, without `.` and `..`.
+    static func names(in directory: OpaquePointer) -> [String] {
         var names: [String] = []
         while let entry = readdir(directory) {
             guard let raw = kg_dirent_name(entry) else { continue }
             let name = String(cString: raw)
             if name != "." && name != ".." { names.append(name) }
         }
-        return .success(names)
+        return names
     }
 
     /// Rewrites an existing file in place (same inode and size, as GRUB writes its environment
