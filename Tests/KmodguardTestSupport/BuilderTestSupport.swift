@@ -147,20 +147,8 @@ package struct BuilderToolResult {
 /// Runs a program; with `check`, a non-zero exit is an error carrying its output.
 @discardableResult
 package func runBuilderTool(_ executable: String, _ arguments: [String], check: Bool = true) throws -> BuilderToolResult {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    let out = Pipe()
-    let err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    // Read both pipes concurrently enough for small outputs; stderr is read after stdout closes.
-    let outData = out.fileHandleForReading.readDataToEndOfFile()
-    let errData = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    let result = BuilderToolResult(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                            stderr: String(decoding: errData, as: UTF8.self))
+    let run = try TestProcess.run(executable, arguments)
+    let result = BuilderToolResult(status: run.status, stdout: run.stdoutText, stderr: run.stderrText)
     if check, result.status != 0 {
         throw BuilderTestError(executable + " " + arguments.joined(separator: " ") + " exited " + String(result.status) + ": " + result.stderr)
     }
