@@ -7,7 +7,7 @@ import KmodguardCompletion
 import KmodguardCore
 
 /// The two cases IndexCodec throws; the CLI's full DatabaseError needs the system layer.
-enum DatabaseError: Error {
+package enum DatabaseError: Error {
     case index(url: String, reason: String)
     case usage(String)
 }
