@@ -90,6 +90,36 @@ package struct DriverSource: Sendable {
         return try Self.checked(DriverSource(directory: directory, name: name, version: version, kind: .dkms(config)), file: file)
     }
 
+    /// A digest of the tree: every path, its kind and permission bits, each regular file's bytes
+    /// and each symlink's target, in a fixed order. Modification times are left out: `cp -p` and
+    /// tar keep them, and a rebuild must follow what the files hold.
+    package func contentDigest() throws(SystemError) -> String {
+        var digest = ChangeDigest()
+        for path in try DirectoryTree.walk(directory) {
+            let full = directory + "/" + path
+            let status = try FileStatus.of(full)
+            digest.add(field: path)
+            digest.add(field: String(status.permissions, radix: 8))
+            switch status.kind {
+            case .directory: digest.add(field: "d")
+            case .symbolicLink: digest.add(field: "l" + (try Links.target(of: full)))
+            case .regular:
+                switch Files.read(full, limit: Self.largestDigestedFile) {
+                case .success(let bytes):
+                    digest.add(field: "f" + String(bytes.count))
+                    digest.add(bytes)
+                case .failure(let error): throw error
+                }
+            case .other: digest.add(field: "o")
+            }
+        }
+        return digest.hex
+    }
+
+    /// Source files are kilobytes; a tree holding a larger file (firmware, a prebuilt blob) still
+    /// digests, up to this size per file.
+    private static let largestDigestedFile = 256 * 1024 * 1024
+
     /// `uname -r`.
     package static func runningKernel() -> String {
         KernelIdentity.release() ?? ""

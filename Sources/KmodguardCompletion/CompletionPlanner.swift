@@ -92,12 +92,7 @@ public enum CompletionPlanner {
 
 /// Identifies the inputs of a build: a failed build is retried only when this changes.
 public func retryFingerprint(kernels: [KernelRelease], driver: String, config: [UInt8]) -> String {
-    // FNV-1a: stable across runs and machines, no crypto needed for change detection.
-    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-    for byte in config {
-        hash ^= UInt64(byte)
-        hash = hash &* 0x0000_0100_0000_01B3
-    }
-    let hex = String(hash, radix: 16)
-    return "kernels=" + kernels.sorted().map { $0.string }.joined(separator: ",") + ";driver=" + driver + ";config=" + hex
+    var digest = ChangeDigest()
+    digest.add(config)
+    return "kernels=" + kernels.sorted().map { $0.string }.joined(separator: ",") + ";driver=" + driver + ";config=" + digest.hex
 }

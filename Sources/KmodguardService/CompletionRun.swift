@@ -57,7 +57,7 @@ package struct CompletionRun<Steps: CompletionSteps> {
         // is down) on each boot or timer run.
         let needsFingerprint = snapshot.kernels.contains { !snapshot.hasDriver($0) } || !snapshot.staleInitramfs.isEmpty
         let fingerprint = needsFingerprint
-            ? retryFingerprint(kernels: snapshot.kernels, driver: steps.driverIdentity(), config: snapshot.configBytes) : ""
+            ? retryFingerprint(kernels: snapshot.kernels, driver: steps.driverFingerprint(), config: snapshot.configBytes) : ""
         let decisions = CompletionPlanner.decisions(
             kernels: snapshot.kernels.map { release in
                 let record = state.kernels[release.string]

@@ -31,6 +31,13 @@ package enum InitramfsOutcome: Equatable {
 package protocol CompletionSteps {
     /// `name-version` of the driver that would be built: part of the retry fingerprint.
     func driverIdentity() -> String
+    /// What a failed build is retried on: `driverIdentity()` and, for a source tree, a digest of
+    /// its files (a fix made in place, in a folder that keeps its `NAME-VERSION`, is a change).
+    func driverFingerprint() -> String
     mutating func obtainDriver(for kernel: KernelRelease) -> DriverOutcome
     mutating func rebuildInitramfs(for kernel: KernelRelease, modules: [String]) -> InitramfsOutcome
+}
+
+extension CompletionSteps {
+    package func driverFingerprint() -> String { driverIdentity() }
 }

@@ -29,6 +29,14 @@ package struct LiveCompletionSteps: CompletionSteps {
         return snapshot.config.source ?? "none"
     }
 
+    package func driverFingerprint() -> String {
+        if let database { return database.fingerprint() }
+        guard let source = try? DriverSource.configured(snapshot.config, root: context.root) else { return driverIdentity() }
+        // An unreadable tree cannot be built either: its error is the build's to report.
+        let tree = (try? source.contentDigest()) ?? "unreadable"
+        return source.name + "-" + source.version + "@" + tree
+    }
+
     package mutating func obtainDriver(for kernel: KernelRelease) -> DriverOutcome {
         if let database { return obtain(from: database, kernel: kernel) }
         let source: DriverSource
