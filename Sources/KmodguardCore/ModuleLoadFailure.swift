@@ -11,7 +11,7 @@ public enum ModuleLoadFailure: Equatable, Sendable {
     /// Its file or a dependency's is missing or unreadable.
     case missingFile(String)
     /// Any other error from libkmod or the kernel.
-    case other(errno: Int32, message: String)
+    case other(errno: Errno, message: String)
 
     /// The short reason stored in grubenv and logs.
     public var summary: String {
@@ -21,7 +21,7 @@ public enum ModuleLoadFailure: Equatable, Sendable {
         case .unknownSymbol: return "unknown symbol"
         case .signatureRejected: return "signature rejected"
         case .missingFile: return "module file missing"
-        case .other(let errno, _): return "load error " + String(errno)
+        case .other(let errno, _): return "load error " + String(errno.rawValue)
         }
     }
 
@@ -34,7 +34,7 @@ public enum ModuleLoadFailure: Equatable, Sendable {
         case .unknownSymbol: return "unknown symbol (built against another kernel's symbols)"
         case .signatureRejected: return "signature rejected by the kernel's keyring"
         case .missingFile(let path): return "module file missing: " + path
-        case .other(let errno, let message): return message + " (errno " + String(errno) + ")"
+        case .other(let errno, let message): return message + " (" + errno.description + ")"
         }
     }
 }

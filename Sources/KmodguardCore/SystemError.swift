@@ -2,17 +2,15 @@
 public struct SystemError: Error, Equatable, Sendable, CustomStringConvertible {
     public let operation: String
     public let path: String
-    public let errno: Int32
+    public let errno: Errno
     public let message: String
 
-    public init(operation: String, path: String, errno: Int32, message: String) {
+    public init(operation: String, path: String, errno: Errno, message: String) {
         self.operation = operation
         self.path = path
         self.errno = errno
         self.message = message
     }
 
-    public var description: String { operation + " " + path + ": " + message + " (errno " + String(errno) + ")" }
-
-    public static let ENOENT: Int32 = 2
+    public var description: String { operation + " " + path + ": " + message + " (" + errno.description + ")" }
 }

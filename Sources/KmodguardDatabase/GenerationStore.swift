@@ -24,7 +24,7 @@ package struct GenerationStore {
     package func load() throws(DatabaseError) -> Document {
         switch Files.read(path, limit: 16 * 1024 * 1024) {
         case .failure(let error):
-            if error.errno == SystemError.ENOENT { return Document() }
+            if error.errno == .noSuchFileOrDirectory { return Document() }
             throw .system(error)
         case .success(let bytes):
             do {

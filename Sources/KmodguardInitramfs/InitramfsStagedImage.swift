@@ -22,7 +22,7 @@ package struct InitramfsStagedImage {
                 try FileNames.remove(directory + "/" + name)
             } catch {
                 // Gone already is what was wanted.
-                if error.errno != SystemError.ENOENT { return error }
+                if error.errno != .noSuchFileOrDirectory { return error }
             }
         }
         return nil

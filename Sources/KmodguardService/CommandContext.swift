@@ -17,7 +17,7 @@ package struct CommandContext {
         let file = path ?? root.config
         switch Files.read(file, limit: 64 * 1024) {
         case .failure(let error):
-            if error.errno == SystemError.ENOENT { return GuardConfig() }
+            if error.errno == .noSuchFileOrDirectory { return GuardConfig() }
             throw .system(error)
         case .success(let bytes):
             do {

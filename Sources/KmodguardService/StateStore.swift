@@ -12,7 +12,7 @@ package struct StateStore {
     package func load() throws(CommandError) -> PersistentState {
         switch Files.read(path, limit: 16 * 1024 * 1024) {
         case .failure(let error):
-            if error.errno == SystemError.ENOENT { return PersistentState() }
+            if error.errno == .noSuchFileOrDirectory { return PersistentState() }
             throw .system(error)
         case .success(let bytes):
             do {

@@ -54,7 +54,7 @@ package enum DirectoryTree {
         case .symbolicLink:
             try Links.makeSymbolic(destination, to: Links.target(of: source))
         case .other:
-            throw SystemError(operation: "copy", path: source, errno: EINVAL,
+            throw SystemError(operation: "copy", path: source, errno: .invalidArgument,
                               message: "not a regular file, directory or symlink")
         }
     }

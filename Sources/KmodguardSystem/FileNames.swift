@@ -33,7 +33,7 @@ package enum FileNames {
         if mkdir(path, mode_t(mode)) == 0 { return }
         let error = Files.lastError("mkdir", path)
         var info = stat()
-        if error.errno == EEXIST, lstat(path, &info) == 0, (UInt32(info.st_mode) & UInt32(S_IFMT)) == UInt32(S_IFDIR) { return }
+        if error.errno == .fileExists, lstat(path, &info) == 0, (UInt32(info.st_mode) & UInt32(S_IFMT)) == UInt32(S_IFDIR) { return }
         throw error
     }
 }

@@ -6,7 +6,7 @@ public enum Files {
     /// The `SystemError` for the current errno.
     public static func lastError(_ operation: String, _ path: String) -> SystemError {
         let code = kg_errno()
-        return SystemError(operation: operation, path: path, errno: code, message: errorText(code))
+        return SystemError(operation: operation, path: path, errno: Errno(rawValue: code), message: errorText(code))
     }
 
     public static func errorText(_ code: Int32) -> String {
@@ -47,7 +47,7 @@ public enum Files {
             if count == 0 { break }
             result += chunk[0..<count]
             if result.count > limit {
-                return .failure(SystemError(operation: "read", path: path, errno: EFBIG,
+                return .failure(SystemError(operation: "read", path: path, errno: .fileTooLarge,
                                             message: "larger than " + String(limit) + " bytes"))
             }
         }
@@ -99,7 +99,7 @@ public enum Files {
         }
         guard size == bytes.count else {
             _ = sys.close(fd)
-            return SystemError(operation: "overwrite", path: path, errno: EINVAL,
+            return SystemError(operation: "overwrite", path: path, errno: .invalidArgument,
                                message: "file is " + String(size) + " bytes, expected " + String(bytes.count))
         }
         var old = [UInt8](repeating: 0, count: bytes.count)
@@ -183,7 +183,7 @@ public enum Files {
                 if code == EINTR { continue }
                 return error("write", path, code)
             }
-            if written == 0 { return SystemError(operation: "write", path: path, errno: EIO, message: "wrote nothing") }
+            if written == 0 { return SystemError(operation: "write", path: path, errno: .ioError, message: "wrote nothing") }
             offset += written
         }
         return nil
@@ -202,7 +202,7 @@ public enum Files {
                 return .failure(error("read", path, code))
             }
             if count == 0 {
-                return .failure(SystemError(operation: "read", path: path, errno: EIO, message: "file shrank while read"))
+                return .failure(SystemError(operation: "read", path: path, errno: .ioError, message: "file shrank while read"))
             }
             offset += count
         }
@@ -210,6 +210,6 @@ public enum Files {
     }
 
     static func error(_ operation: String, _ path: String, _ code: Int32) -> SystemError {
-        SystemError(operation: operation, path: path, errno: code, message: errorText(code))
+        SystemError(operation: operation, path: path, errno: Errno(rawValue: code), message: errorText(code))
     }
 }

@@ -88,7 +88,7 @@ public final class KmodContext {
     func withModules(_ name: String, _ body: (OpaquePointer) -> ModuleLoadFailure?) -> ModuleLoadFailure? {
         var list: OpaquePointer?
         let error = kmod_module_new_from_lookup(context, name, &list)
-        if error < 0 { return .other(errno: -error, message: "lookup failed: " + Files.errorText(-error)) }
+        if error < 0 { return .other(errno: Errno(rawValue: -error), message: "lookup failed: " + Files.errorText(-error)) }
         guard let list else { return .notFound }
         defer { kmod_module_unref_list(list) }
         var entry: OpaquePointer? = list
@@ -118,7 +118,7 @@ public final class KmodContext {
             guard let rawPath = kmod_module_get_path(candidate) else { continue }
             let path = String(cString: rawPath)
             guard Files.exists(path) else { return .missingFile(path) }
-            guard let found = vermagic(candidate) else { return .other(errno: EINVAL, message: path + " has no vermagic") }
+            guard let found = vermagic(candidate) else { return .other(errno: .invalidArgument, message: path + " has no vermagic") }
             if let expected = kernelVermagic() {
                 if found != expected { return .vermagicMismatch(module: found, kernel: expected) }
             } else if firstWord(found) != kernel.string {
@@ -140,7 +140,7 @@ public final class KmodContext {
             }
             return .unknownSymbol
         default:
-            return .other(errno: code, message: Files.errorText(code))
+            return .other(errno: Errno(rawValue: code), message: Files.errorText(code))
         }
     }
 }

@@ -21,7 +21,7 @@ public struct LiveGuardPlatform: GuardPlatform {
 
     public mutating func loadModule(_ module: String, kernel: KernelRelease, dryRun: Bool) -> ModuleLoadFailure? {
         guard Files.isDirectory(root.modules(kernel)) else { return .missingFile(root.modules(kernel)) }
-        guard let context = context(kernel) else { return .other(errno: ENOMEM, message: "cannot create a libkmod context") }
+        guard let context = context(kernel) else { return .other(errno: .noMemory, message: "cannot create a libkmod context") }
         return dryRun ? context.check(module, kernel: kernel) : context.load(module, kernel: kernel)
     }
 
@@ -47,10 +47,10 @@ public struct LiveGuardPlatform: GuardPlatform {
 
     public mutating func mount(_ tag: DeviceTag, at mountPoint: String, deadline: Int64) -> SystemError? {
         guard let device = Blkid.waitForDevice(tag, deadline: deadline) else {
-            return SystemError(operation: "find", path: tag.description, errno: ENODEV, message: "no device with this tag")
+            return SystemError(operation: "find", path: tag.description, errno: .noSuchDevice, message: "no device with this tag")
         }
         guard let type = Blkid.filesystemType(device) else {
-            return SystemError(operation: "probe", path: device, errno: EINVAL, message: "unknown filesystem type")
+            return SystemError(operation: "probe", path: device, errno: .invalidArgument, message: "unknown filesystem type")
         }
         if root.isHost, let running = Power.runningKernel().flatMap({ KernelRelease($0) }), let context = context(running) {
             context.loadFilesystem(type, kernel: running)

@@ -71,7 +71,7 @@ package struct OpenFile: Sendable {
     /// untouched; 0 at the end of the file. One call: a short read is the caller's to continue.
     package func read(at offset: Int, into buffer: inout [UInt8], index: Int = 0, count: Int) throws(SystemError) -> Int {
         guard index >= 0, count >= 0, index + count <= buffer.count else {
-            throw SystemError(operation: "read", path: path, errno: EINVAL, message: Files.errorText(EINVAL))
+            throw SystemError(operation: "read", path: path, errno: .invalidArgument, message: Files.errorText(EINVAL))
         }
         return try retryingInterrupted("read") {
             buffer.withUnsafeMutableBytes { raw in pread(descriptor, raw.baseAddress! + index, count, off_t(offset)) }
@@ -143,7 +143,7 @@ package struct OpenFile: Sendable {
 
     /// A write that wrote nothing would loop forever: an error instead.
     private func progressing(_ written: Int) throws(SystemError) -> Int {
-        guard written > 0 else { throw SystemError(operation: "write", path: path, errno: EIO, message: "wrote 0 bytes") }
+        guard written > 0 else { throw SystemError(operation: "write", path: path, errno: .ioError, message: "wrote 0 bytes") }
         return written
     }
 

@@ -218,7 +218,7 @@ import Testing
 
     @Test func failedWriteRebootsOnlyIntoAGrubTrial() throws {
         var platform = machine()
-        platform.writeError = SystemError(operation: "write", path: "/fx/boot/grub/grubenv", errno: 30, message: "Read-only file system")
+        platform.writeError = SystemError(operation: "write", path: "/fx/boot/grub/grubenv", errno: .readOnlyFileSystem, message: "Read-only file system")
         let (untracked, stays) = run(platform, try config())
         #expect(untracked == .gaveUp(.rebootWouldRepeat(marker: nil)))
         #expect(stays.reboots == 0)

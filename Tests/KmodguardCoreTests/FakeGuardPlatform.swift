@@ -43,20 +43,20 @@ struct FakeGuardPlatform: GuardPlatform {
     }
 
     func readFile(_ path: String, limit: Int) -> Result<[UInt8], SystemError> {
-        guard let bytes = files[path] else { return .failure(SystemError(operation: "open", path: path, errno: 2, message: "No such file or directory")) }
-        return bytes.count > limit ? .failure(SystemError(operation: "read", path: path, errno: 27, message: "too large")) : .success(bytes)
+        guard let bytes = files[path] else { return .failure(SystemError(operation: "open", path: path, errno: .noSuchFileOrDirectory, message: "No such file or directory")) }
+        return bytes.count > limit ? .failure(SystemError(operation: "read", path: path, errno: .fileTooLarge, message: "too large")) : .success(bytes)
     }
 
     func listDirectory(_ path: String) -> Result<[String], SystemError> {
         let prefix = path + "/"
         let names = files.keys.filter { $0.hasPrefix(prefix) }.map { String($0.dropFirst(prefix.count)) }.filter { !$0.contains("/") }
-        return names.isEmpty && !exists(path) ? .failure(SystemError(operation: "opendir", path: path, errno: 2, message: "No such file or directory")) : .success(names)
+        return names.isEmpty && !exists(path) ? .failure(SystemError(operation: "opendir", path: path, errno: .noSuchFileOrDirectory, message: "No such file or directory")) : .success(names)
     }
 
     mutating func overwriteInPlace(_ path: String, with bytes: [UInt8]) -> SystemError? {
         if let writeError { return writeError }
         guard let old = files[path], old.count == bytes.count else {
-            return SystemError(operation: "overwrite", path: path, errno: 22, message: "size differs")
+            return SystemError(operation: "overwrite", path: path, errno: .invalidArgument, message: "size differs")
         }
         files[path] = bytes
         writes.append(path)
@@ -65,7 +65,7 @@ struct FakeGuardPlatform: GuardPlatform {
 
     mutating func mount(_ tag: DeviceTag, at mountPoint: String, deadline: Int64) -> SystemError? {
         guard let content = mountable[tag.description] else {
-            return SystemError(operation: "find", path: tag.description, errno: 19, message: "no device")
+            return SystemError(operation: "find", path: tag.description, errno: .noSuchDevice, message: "no device")
         }
         for (name, bytes) in content { files[mountPoint + name] = bytes }
         mounted.append(mountPoint)
@@ -87,6 +87,6 @@ struct FakeGuardPlatform: GuardPlatform {
 
     mutating func reboot() -> SystemError {
         reboots += 1
-        return SystemError(operation: "reboot", path: "", errno: 1, message: "Operation not permitted")
+        return SystemError(operation: "reboot", path: "", errno: Errno(rawValue: 1), message: "Operation not permitted")
     }
 }

@@ -152,7 +152,7 @@ import Testing
         var seen = GuardObservation(kernel: new, config: config)
         seen.modules = config.modules.map { ModuleResult($0, saw.failure) }
         seen.missingDevices = config.waitFor.filter { saw.missingDevices.contains($0.description) }
-        let error = SystemError(operation: "open", path: "x", errno: 2, message: "No such file or directory")
+        let error = SystemError(operation: "open", path: "x", errno: .noSuchFileOrDirectory, message: "No such file or directory")
         let lookup: GrubenvLookup
         switch saw.grubenv {
         case .absent: lookup = .absent(path: "/boot/grub/grubenv")

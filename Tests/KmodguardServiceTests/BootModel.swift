@@ -279,25 +279,25 @@ struct ModelGuardPlatform: GuardPlatform {
     func now() -> Int64 { 0 }
     func exists(_ path: String) -> Bool { files[path] != nil || files.keys.contains { $0.hasPrefix(path + "/") } }
     func readFile(_ path: String, limit: Int) -> Result<[UInt8], SystemError> {
-        files[path].map { .success($0) } ?? .failure(SystemError(operation: "open", path: path, errno: 2, message: "No such file or directory"))
+        files[path].map { .success($0) } ?? .failure(SystemError(operation: "open", path: path, errno: .noSuchFileOrDirectory, message: "No such file or directory"))
     }
     func listDirectory(_ path: String) -> Result<[String], SystemError> {
         .success(files.keys.filter { $0.hasPrefix(path + "/") }.map { String($0.dropFirst(path.count + 1)) }.filter { !$0.contains("/") })
     }
     mutating func overwriteInPlace(_ path: String, with bytes: [UInt8]) -> SystemError? {
-        guard files[path]?.count == bytes.count else { return SystemError(operation: "overwrite", path: path, errno: 22, message: "size differs") }
+        guard files[path]?.count == bytes.count else { return SystemError(operation: "overwrite", path: path, errno: .invalidArgument, message: "size differs") }
         files[path] = bytes
         return nil
     }
     mutating func mount(_ tag: DeviceTag, at mountPoint: String, deadline: Int64) -> SystemError? {
-        SystemError(operation: "mount", path: tag.description, errno: 19, message: "no device")
+        SystemError(operation: "mount", path: tag.description, errno: .noSuchDevice, message: "no device")
     }
     mutating func unmount(_ mountPoint: String) -> SystemError? { nil }
     mutating func writeRunState(_ path: String, _ bytes: [UInt8]) -> SystemError? { nil }
     mutating func log(_ level: LogLevel, _ message: String) {}
     mutating func reboot() -> SystemError {
         reboots += 1
-        return SystemError(operation: "reboot", path: "", errno: 1, message: "model: the boot ends here")
+        return SystemError(operation: "reboot", path: "", errno: Errno(rawValue: 1), message: "model: the boot ends here")
     }
 }
 

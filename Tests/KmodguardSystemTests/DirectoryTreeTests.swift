@@ -90,7 +90,7 @@ import Testing
         defer { scratch.remove() }
         try scratch.directory("tree")
         #expect(mkfifo(scratch.path + "/tree/pipe", 0o644) == 0)
-        #expect(throws: SystemError(operation: "copy", path: scratch.path + "/tree/pipe", errno: EINVAL,
+        #expect(throws: SystemError(operation: "copy", path: scratch.path + "/tree/pipe", errno: .invalidArgument,
                                     message: "not a regular file, directory or symlink")) {
             try DirectoryTree.copy(scratch.path + "/tree", to: scratch.path + "/copy")
         }

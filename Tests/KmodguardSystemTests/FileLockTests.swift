@@ -34,7 +34,7 @@ import Testing
             return
         }
         #expect(error.path == path)
-        #expect(error.errno == ENOENT)
+        #expect(error.errno == .noSuchFileOrDirectory)
     }
 
     /// dpkg holds /var/lib/dpkg/lock with fcntl(F_SETLK); a child process stands in for it here
@@ -70,7 +70,7 @@ import Testing
             Issue.record("expected an error")
             return
         }
-        #expect(error.errno == ENOENT)
+        #expect(error.errno == .noSuchFileOrDirectory)
         #expect(error.operation == "statvfs")
     }
 }

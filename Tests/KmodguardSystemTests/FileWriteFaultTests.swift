@@ -103,7 +103,7 @@ import Testing
         let path = directory + "/state.json"
         #expect(Files.replaceAtomically(path, with: Self.old) == nil)
         let error = Files.replaceAtomically(path, with: Self.new, using: ScriptedSyscalls(testCase.faults))
-        #expect(error?.errno == testCase.fails)
+        #expect(error?.errno.rawValue == testCase.fails)
         if error != nil { #expect(error?.path.hasPrefix(path) == true) }
         #expect(state(path) == (testCase.fails == nil ? "new" : "old"))
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == ["state.json"])
@@ -127,7 +127,7 @@ import Testing
         #expect(Files.replaceAtomically(path, with: Self.old) == nil)
         let inode = try FileManager.default.attributesOfItem(atPath: path)[.systemFileNumber] as? Int
         let error = Files.overwriteInPlace(path, with: Self.new, using: ScriptedSyscalls(testCase.faults))
-        #expect(error?.errno == testCase.fails)
+        #expect(error?.errno.rawValue == testCase.fails)
         if error != nil { #expect(error?.path == path) }
         // fsync failing after a complete write cannot take the bytes back: the page cache has them.
         let expected = testCase.fails == nil || testCase.faults.contains { $0.operation == "fsync" } ? "new" : "old"
@@ -144,6 +144,6 @@ import Testing
         let faults = [Fault(operation: "pwrite", short: 512), Fault(operation: "pwrite", call: 2, errno: EIO),
                       Fault(operation: "pwrite", call: 3, errno: EIO)]
         let error = try #require(Files.overwriteInPlace(path, with: Self.new, using: ScriptedSyscalls(faults)))
-        #expect(error.errno == EIO && error.message.hasSuffix("the old contents could not be written back"))
+        #expect(error.errno == .ioError && error.message.hasSuffix("the old contents could not be written back"))
     }
 }

@@ -114,7 +114,7 @@ struct FailingCall: Sendable, CustomTestStringConvertible {
         } catch {
             #expect(error.operation == failing.operation)
             #expect(error.path == scratch.path + "/" + failing.path)
-            #expect(error.errno == failing.errno, "\(error)")
+            #expect(error.errno == Errno(rawValue: failing.errno), "\(error)")
             #expect(!error.message.isEmpty)
         }
     }
@@ -124,7 +124,7 @@ struct FailingCall: Sendable, CustomTestStringConvertible {
             _ = try OpenFile.open("/nonexistent-kmodguard-test/file", .readOnly)
             Issue.record("opened a missing file")
         } catch {
-            #expect(error == SystemError(operation: "open", path: "/nonexistent-kmodguard-test/file", errno: ENOENT,
+            #expect(error == SystemError(operation: "open", path: "/nonexistent-kmodguard-test/file", errno: .noSuchFileOrDirectory,
                                          message: String(cString: strerror(ENOENT))))
         }
     }
