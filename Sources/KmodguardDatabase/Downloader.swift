@@ -69,7 +69,7 @@ package struct Downloader: Sendable {
             if !failure.isTransient || attempt >= policy.attempts {
                 throw .transfer(url: url, failure, attempts: attempt)
             }
-            if delay > 0 { Power.sleep(milliseconds: Int(delay * 1000)) }
+            if delay > 0 { MonotonicClock.sleep(milliseconds: Int(delay * 1000)) }
             delay *= 2
             attempt += 1
         }

@@ -39,7 +39,7 @@ package struct CommandContext {
 
     /// `uname -r`, or the kernel given with `--kernel`.
     package func kernel(_ override: String?) throws(CommandError) -> KernelRelease {
-        let text = override ?? Power.runningKernel() ?? ""
+        let text = override ?? KernelIdentity.release() ?? ""
         guard let release = KernelRelease(text) else { throw .invalidKernelRelease(text) }
         return release
     }

@@ -16,8 +16,8 @@ public enum Blkid {
     public static func waitForDevice(_ tag: DeviceTag, deadline: Int64) -> String? {
         while true {
             if let device = device(for: tag) { return device }
-            if Power.monotonicMilliseconds() >= deadline { return nil }
-            Power.sleep(milliseconds: 100)
+            if MonotonicClock.milliseconds() >= deadline { return nil }
+            MonotonicClock.sleep(milliseconds: 100)
         }
     }
 

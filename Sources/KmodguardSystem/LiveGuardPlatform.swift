@@ -36,7 +36,7 @@ public struct LiveGuardPlatform: GuardPlatform {
         Blkid.waitForDevice(tag, deadline: deadline) != nil
     }
 
-    public func now() -> Int64 { Power.monotonicMilliseconds() }
+    public func now() -> Int64 { MonotonicClock.milliseconds() }
     public func exists(_ path: String) -> Bool { Files.exists(path) }
     public func readFile(_ path: String, limit: Int) -> Result<[UInt8], SystemError> { Files.read(path, limit: limit) }
     public func listDirectory(_ path: String) -> Result<[String], SystemError> { Files.list(path) }
@@ -52,14 +52,14 @@ public struct LiveGuardPlatform: GuardPlatform {
         guard let type = Blkid.filesystemType(device) else {
             return SystemError(operation: "probe", path: device, errno: .invalidArgument, message: "unknown filesystem type")
         }
-        if root.isHost, let running = Power.runningKernel().flatMap({ KernelRelease($0) }), let context = context(running) {
+        if root.isHost, let running = KernelIdentity.release().flatMap({ KernelRelease($0) }), let context = context(running) {
             context.loadFilesystem(type, kernel: running)
         }
         if let error = Files.makeDirectories(mountPoint) { return error }
-        return Power.mount(device, at: mountPoint, type: type)
+        return Mounts.mount(device, at: mountPoint, type: type)
     }
 
-    public mutating func unmount(_ mountPoint: String) -> SystemError? { Power.unmount(mountPoint) }
+    public mutating func unmount(_ mountPoint: String) -> SystemError? { Mounts.unmount(mountPoint) }
 
     public mutating func writeRunState(_ path: String, _ bytes: [UInt8]) -> SystemError? {
         if let error = Files.makeDirectories(parentDirectory(path)) { return error }

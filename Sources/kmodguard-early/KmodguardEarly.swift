@@ -11,7 +11,7 @@ struct KmodguardEarly {
     }
 
     static func run() -> Int32 {
-        let started = Power.monotonicMilliseconds()
+        let started = MonotonicClock.milliseconds()
         var arguments: [String] = []
         var index: Int32 = 1
         while index < kg_argc() {
@@ -51,7 +51,7 @@ struct KmodguardEarly {
     }
 
     static func guardRun(_ options: GuardArguments, root: SystemRoot, logger: Kmsg) -> GuardExit {
-        let kernelText = options.kernel ?? Power.runningKernel() ?? ""
+        let kernelText = options.kernel ?? KernelIdentity.release() ?? ""
         guard let kernel = KernelRelease(kernelText) else {
             logger.log(.error, "cannot tell the kernel release ('" + kernelText + "'); guard skipped")
             return .guarded(.configInvalid)
@@ -65,7 +65,7 @@ struct KmodguardEarly {
 
     /// The hooks' line, under their name: the guard returned (a reboot never does).
     static func summarize(_ result: GuardExit, since started: Int64, options: GuardArguments, logger: Kmsg) {
-        let line = result.summary(milliseconds: Power.monotonicMilliseconds() - started,
+        let line = result.summary(milliseconds: MonotonicClock.milliseconds() - started,
                                   dryRun: options.noWrite && options.noReboot, noReboot: options.noReboot)
         logger.log(line.level, line.text, source: "kmodguard-hook")
     }
