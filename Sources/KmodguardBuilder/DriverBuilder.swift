@@ -74,7 +74,7 @@ package struct DriverBuilder {
                                    environment: BuildProcess.environment(home: workspace.dkmsTree, jobs: jobs, compiler: compiler))
         let script = makeScript(source: source, kernel: kernel, headers: headers, workspace: workspace, architecture: architecture)
         try workspace.prepare(copying: source.directory, user: user, logHeader: """
-            kmodguard build of \(source.name) \(source.version) for \(kernel.string) (\(architecture)), \(Self.timestamp())
+            kmodguard build of \(source.name) \(source.version) for \(kernel.string) (\(architecture)), \(WallClock.timestamp())
             source: \(source.directory)
             build directory: \(workspace.buildDirectory)
             kernel headers: \(headers.directory)
@@ -276,10 +276,5 @@ package struct DriverBuilder {
     /// Adds `text` to the end of an existing log; a log that cannot be written loses the line.
     package static func append(_ path: String, _ text: String) {
         try? OpenFile.append(Array(text.utf8), to: path)
-    }
-
-    package static func timestamp() -> String {
-        let formatter = ISO8601DateFormatter()
-        return formatter.string(from: Date())
     }
 }

@@ -48,7 +48,7 @@ package struct GenerationStore {
     package func record(url: String, generation: Int, sha256: String) throws(DatabaseError) {
         var document = try load()
         if let known = document.indexes[url], known.generation == generation, known.sha256 == sha256 { return }
-        document.indexes[url] = Record(generation: generation, sha256: sha256, accepted: ISO8601DateFormatter().string(from: Date()))
+        document.indexes[url] = Record(generation: generation, sha256: sha256, accepted: WallClock.timestamp())
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         guard let data = try? encoder.encode(document) else { throw .state(path: path, reason: "cannot encode") }

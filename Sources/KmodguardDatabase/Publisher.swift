@@ -113,7 +113,7 @@ package struct Publisher {
             return left < right
         }
         index.generation = max(index.generation + 1, Int(Date().timeIntervalSince1970))
-        index.published = ISO8601DateFormatter().string(from: Date())
+        index.published = WallClock.timestamp()
         do {
             try index.validate()
         } catch {

@@ -92,7 +92,7 @@ package struct Initramfs: Sendable {
         command.timeoutSeconds = generatorTimeoutSeconds
         command.logFile = log.path
         let header: String = InitramfsLog.notePrefix + "rebuilding " + image + " with " + generator.kind.rawValue
-            + " at " + Self.timestamp() + "\n"
+            + " at " + WallClock.timestamp() + "\n"
         let running: String = InitramfsLog.notePrefix + "running " + command.description + "\n"
         if let error = log.start(header + running) { throw .system(error) }
         let built: CommandResult
@@ -207,7 +207,6 @@ package struct Initramfs: Sendable {
         return warning
     }
 
-    private static func timestamp() -> String { ISO8601DateFormatter().string(from: Date()) }
 
     private static func seconds(_ value: Double) -> String { String(format: "%.1f", value) }
 }

@@ -1,4 +1,3 @@
-package import Foundation
 
 /// `/var/lib/kmodguard/state.json`: what the post-boot service learned, for `status` and for
 /// not rebuilding in a loop.
@@ -40,9 +39,4 @@ package struct PersistentState: Codable, Equatable {
         history.append(record)
         if history.count > Self.historyLimit { history.removeFirst(history.count - Self.historyLimit) }
     }
-}
-
-/// ISO 8601 time stamps in UTC for state and history.
-package func timestamp(_ date: Date = Date()) -> String {
-    date.formatted(.iso8601)
 }

@@ -53,7 +53,7 @@ struct CompleteCommand: ParsableCommand {
         let snapshot = try SystemSnapshot.take(context: context, kernelOverride: running)
         let store = StateStore(root: context.root)
         var completion = CompletionRun(steps: LiveCompletionSteps(context: context, snapshot: snapshot), snapshot: snapshot,
-                                       state: try store.load(), now: timestamp())
+                                       state: try store.load(), now: WallClock.timestamp())
         completion.onMessage = { logger.info("\($0)") }
         completion.perform()
         try store.save(completion.state)
