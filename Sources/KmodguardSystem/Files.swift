@@ -173,18 +173,23 @@ public enum Files {
 
     /// Writes all of `bytes` from offset 0, retrying EINTR and short writes.
     static func writeAll<S: FileSyscalls>(_ fd: Int32, _ bytes: [UInt8], path: String, using sys: S) -> SystemError? {
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes.withUnsafeBytes { buffer in
-                sys.pwrite(fd, buffer.baseAddress! + offset, buffer.count - offset, offset)
-            }
+        bytes.withUnsafeBytes { writeAll(fd, $0, at: 0, path: path, using: sys) }
+    }
+
+    /// Writes all of `bytes` at `start` (`pwrite(2)`, the file offset untouched), retrying EINTR
+    /// and short writes: the one write loop, for whole files and for streamed chunks alike.
+    static func writeAll<S: FileSyscalls>(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, at start: Int, path: String,
+                                          using sys: S) -> SystemError? {
+        var done = 0
+        while done < bytes.count {
+            let written = sys.pwrite(fd, bytes.baseAddress! + done, bytes.count - done, start + done)
             if written < 0 {
                 let code = sys.errno
                 if code == EINTR { continue }
                 return error("write", path, code)
             }
             if written == 0 { return SystemError(operation: "write", path: path, errno: .ioError, message: "wrote nothing") }
-            offset += written
+            done += written
         }
         return nil
     }

@@ -94,13 +94,9 @@ package struct OpenFile: Sendable {
     }
 
     /// Writes all of `bytes` at `offset` (`pwrite(2)`), the file offset untouched.
-    package func write(_ bytes: UnsafeRawBufferPointer, at offset: Int) throws(SystemError) {
-        var done = 0
-        while done < bytes.count {
-            done += try progressing(retryingInterrupted("write") {
-                pwrite(descriptor, bytes.baseAddress! + done, bytes.count - done, off_t(offset + done))
-            })
-        }
+    package func write<S: FileSyscalls>(_ bytes: UnsafeRawBufferPointer, at offset: Int, using sys: S = LiveFileSyscalls())
+        throws(SystemError) {
+        if let error = Files.writeAll(descriptor, bytes, at: offset, path: path, using: sys) { throw error }
     }
 
     /// `fsync(2)`: the data is on disk when this returns.

@@ -1,4 +1,5 @@
 import Foundation
+import KmodguardCore
 @testable import KmodguardSystem
 import Testing
 
@@ -145,5 +146,34 @@ import Testing
                       Fault(operation: "pwrite", call: 3, errno: EIO)]
         let error = try #require(Files.overwriteInPlace(path, with: Self.new, using: ScriptedSyscalls(faults)))
         #expect(error.errno == .ioError && error.message.hasSuffix("the old contents could not be written back"))
+    }
+
+    static let streamedCases: [Case] = [
+        Case(faults: [Fault(operation: "pwrite", errno: EINTR)], fails: nil),
+        Case(faults: [Fault(operation: "pwrite", short: 1), Fault(operation: "pwrite", call: 2, short: 300)], fails: nil),
+        Case(faults: [Fault(operation: "pwrite", short: 512), Fault(operation: "pwrite", call: 2, errno: ENOSPC)], fails: ENOSPC),
+        Case(faults: [Fault(operation: "pwrite", call: 2, errno: EIO)], fails: EIO),
+    ]
+
+    /// A download or an extracted member is written chunk by chunk at growing offsets
+    /// (`OpenFile.write(_:at:)`, the same loop as `Files`' writes): EINTR and short writes still
+    /// put every byte in its place; a failure names the file and its errno.
+    @Test(arguments: streamedCases) func streamedChunksLandAtTheirOffsets(_ testCase: Case) throws {
+        let directory = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/download"
+        let file = try OpenFile.create(path, mode: 0o600)
+        defer { file.close() }
+        let sys = ScriptedSyscalls(testCase.faults)
+        var failure: SystemError?
+        do {
+            try Self.old.withUnsafeBytes { try file.write($0, at: 0, using: sys) }
+            try Self.new.withUnsafeBytes { try file.write($0, at: Self.old.count, using: sys) }
+        } catch let error as SystemError {
+            failure = error
+        }
+        #expect(failure?.errno.rawValue == testCase.fails)
+        if let failure { #expect(failure.path == path && failure.operation == "write") }
+        if testCase.fails == nil { #expect(FileManager.default.contents(atPath: path).map { Array($0) } == Self.old + Self.new) }
     }
 }
