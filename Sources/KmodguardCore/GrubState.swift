@@ -54,9 +54,12 @@ public struct GrubState: Equatable, Sendable {
 }
 
 /// A change to grubenv: set a value, or unset it (nil).
-public struct GrubChange: Equatable, Sendable {
+public struct GrubChange: Equatable, Sendable, CustomStringConvertible {
     public let name: String
     public let value: String?
+
+    /// `name=value`, or `name unset`: how the logs list changes.
+    public var description: String { name + (value.map { "=" + $0 } ?? " unset") }
 
     public static func set(_ name: String, _ value: String) -> GrubChange { GrubChange(name: name, value: value) }
     public static func unset(_ name: String) -> GrubChange { GrubChange(name: name, value: nil) }

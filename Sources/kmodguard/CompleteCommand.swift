@@ -57,7 +57,9 @@ struct CompleteCommand: ParsableCommand {
         completion.onMessage = { logger.info("\($0)") }
         completion.perform()
         try store.save(completion.state)
-        try applyGrubChanges(completion.grubChanges, snapshot: snapshot, logger: logger)
+        if try GrubenvUpdate.apply(completion.grubChanges, to: snapshot.grubenvPath) {
+            logger.info("grubenv updated: \(completion.grubChanges.map(\.description).joined(separator: ", "))")
+        }
         exportMetrics(context: context, config: snapshot.config, logger: logger)
         // Released before waiting for dpkg: a kernel hook that dpkg runs may be waiting for it.
         lock.release()
@@ -113,24 +115,5 @@ struct CompleteCommand: ParsableCommand {
         } catch {
             logger.warning("metrics not written: \(error.description)")
         }
-    }
-
-    func applyGrubChanges(_ changes: [GrubChange], snapshot: SystemSnapshot, logger: Logger) throws {
-        guard !changes.isEmpty else { return }
-        let file = GrubEnvFile(path: snapshot.grubenvPath)
-        var block: GrubEnvBlock
-        switch file.load(createIfMissing: true) {
-        case .success(let loaded): block = loaded
-        case .failure(let error): throw CommandError.grubenv(error)
-        }
-        let before = block
-        do {
-            try block.apply(changes)
-        } catch {
-            throw CommandError.grubenvChange(path: file.path, error)
-        }
-        guard block != before else { return }
-        if let error = file.save(block) { throw CommandError.grubenv(error) }
-        logger.info("grubenv updated: \(changes.map { $0.name + ($0.value.map { "=" + $0 } ?? " unset") }.joined(separator: ", "))")
     }
 }

@@ -44,13 +44,10 @@ struct KernelRemovedCommand: ParsableCommand {
             KernelRemoval.Candidate(kernel: $0, entryPath: snapshot.menu.entry(for: $0)?.path, hasDriver: snapshot.hasDriver($0))
         }
         let replacement = KernelRemoval.replacement(removing: release, candidates: candidates)
-        let file = GrubEnvFile(path: snapshot.grubenvPath)
-        if case .success(var block) = file.load(createIfMissing: false) {
-            let changes = KernelRemoval.changes(removing: release, grub: GrubState(block), replacement: replacement)
-            if !changes.isEmpty {
-                try block.apply(changes)
-                if let error = file.save(block) { throw CommandError.grubenv(error) }
-                logger.notice("kernel \(release.string) removed: \(changes.map { $0.name + ($0.value.map { "=" + $0 } ?? " unset") }.joined(separator: ", "))")
+        if snapshot.grubenv != nil {
+            let changes = KernelRemoval.changes(removing: release, grub: snapshot.grub, replacement: replacement)
+            if try GrubenvUpdate.apply(changes, to: snapshot.grubenvPath, createIfMissing: false) {
+                logger.notice("kernel \(release.string) removed: \(changes.map(\.description).joined(separator: ", "))")
             }
         }
         let store = StateStore(root: context.root)
