@@ -5,7 +5,8 @@ import KmodguardSystem
 
 /// The boot state machine of a machine with two kernels, driven by the real decision code:
 /// GRUB (`BootModelGrub`, the snippet's rules), the initramfs guard (`EarlyGuard` itself, on an
-/// in-memory platform) and the post-boot service (`CompletionRun` itself, with scripted builds).
+/// in-memory platform), the post-boot service (`CompletionRun` itself, with scripted builds) and,
+/// on an orderly reboot, prepare-shutdown (`ShutdownPlanner`).
 /// One transition is one boot, from GRUB to the next reboot; a power cut may end it after any
 /// single grubenv write.
 enum BootModel {
@@ -208,9 +209,20 @@ enum BootModel {
         var block = try block(state.env)
         try block.apply(run.grubChanges)
         updated.env = try persist(block)
-        let changes = run.grubChanges.map { $0.name + ($0.value.map { "=" + $0 } ?? " unset") }.joined(separator: ", ")
-        edges.append(Edge(to: updated, kind: .goodBoot,
-                          label: says + (changes.isEmpty ? "" : " writes " + changes) + (run.rebootInto.map { ", reboots into " + $0.string } ?? ", reboot")))
+        let changes = run.grubChanges.map(\.description).joined(separator: ", ")
+        let ending = says + (changes.isEmpty ? "" : " writes " + changes) + (run.rebootInto.map { ", reboots into " + $0.string } ?? ", reboot")
+        // A crash or power cut ends the boot before kmodguard-shutdown.service runs; an orderly
+        // reboot runs prepare-shutdown, whose decision is the real ShutdownPlanner's.
+        edges.append(Edge(to: updated, kind: .goodBoot, label: ending + " (crash: no prepare-shutdown)"))
+        let shutdown = ShutdownPlanner.plan(ShutdownPlanner.Observation(
+            grub: GrubState(try BootModel.block(updated.env)), menu: menu, defaultKernel: menu.entries.first?.kernel, running: kernel,
+            guardPassed: true, withDriver: Set([old, new].filter { updated.hasDriver($0) })))
+        var shutDown = updated
+        var shutdownBlock = try BootModel.block(updated.env)
+        try shutdownBlock.apply(shutdown.changes)
+        shutDown.env = try persist(shutdownBlock)
+        edges.append(Edge(to: shutDown, kind: .goodBoot, label: ending + "; prepare-shutdown"
+                          + (shutdown.changes.isEmpty ? " writes nothing" : " writes " + shutdown.changes.map(\.description).joined(separator: ", "))))
         return edges
     }
 

@@ -182,4 +182,18 @@ import Testing
         let first = try #require(Self.exploration.edges[id].first { $0.kind != .cutInGrub })
         #expect(first.label.hasPrefix("GRUB boots " + BootModel.new.string))
     }
+
+    /// prepare-shutdown is in the model (every orderly reboot after the service ran) and the two
+    /// planners agree: the service already left GRUB on a kernel with its driver or armed its
+    /// trial, so the shutdown check finds nothing to fix. (It matters when a kernel arrives after
+    /// the service ran, which this two-kernel model does not have: the e2e scenario
+    /// proactive-no-headers covers that; ShutdownPlannerTests its decisions.)
+    @Test func prepareShutdownFindsNothingLeftToFixAfterTheService() {
+        let labels = Self.exploration.edges.joined().map(\.label)
+        let shutdowns = labels.filter { $0.contains("; prepare-shutdown") }
+        let writing = shutdowns.filter { !$0.hasSuffix("prepare-shutdown writes nothing") }
+        print("boot-state model: \(shutdowns.count) orderly reboots through prepare-shutdown, \(writing.count) of them write grubenv")
+        #expect(shutdowns.count > 1000)
+        #expect(writing.isEmpty, "\(writing.prefix(3))")
+    }
 }
