@@ -19,25 +19,20 @@ public final class FileLock {
         -> Result<FileLock, FileLockError> {
         let fd = kg_open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o644)
         guard fd >= 0 else { return .failure(.system(Files.lastError("open", path))) }
-        let start = kg_monotonic_ms()
-        var told = false
-        while flock(fd, LOCK_EX | LOCK_NB) != 0 {
+        let waited = poll(timeoutSeconds: timeoutSeconds, everyMilliseconds: 100, waiting: waiting) { () -> Attempt<SystemError> in
+            if flock(fd, LOCK_EX | LOCK_NB) == 0 { return .done }
             let code = kg_errno()
-            guard code == EWOULDBLOCK || code == EINTR else {
-                let error = Files.lastError("flock", path)
-                close(fd)
-                return .failure(.system(error))
-            }
-            let holder = recordedHolder(path)
-            if !told {
-                waiting(holder)
-                told = true
-            }
-            if kg_monotonic_ms() - start >= Int64(timeoutSeconds) * 1000 {
-                close(fd)
-                return .failure(.timedOut(path: path, holder: holder, seconds: timeoutSeconds))
-            }
-            kg_sleep_ms(100)
+            guard code == EWOULDBLOCK || code == EINTR else { return .failed(Files.lastError("flock", path)) }
+            return .busy(holder: recordedHolder(path))
+        }
+        switch waited {
+        case .done: break
+        case .failed(let error):
+            close(fd)
+            return .failure(.system(error))
+        case .timedOut(let holder):
+            close(fd)
+            return .failure(.timedOut(path: path, holder: holder, seconds: timeoutSeconds))
         }
         // Informational only: the flock is the lock, whatever the file says.
         if ftruncate(fd, 0) == 0 {
@@ -82,23 +77,49 @@ public final class FileLock {
     /// Waits until nobody holds a POSIX write lock on any of `paths`, at most `timeoutSeconds`;
     /// returns 0 then, else the pid still holding one. `waiting` is called once if one is held.
     public static func waitForPosixLocks(_ paths: [String], timeoutSeconds: Int, waiting: (Int32) -> Void = { _ in }) -> Int32 {
+        let waited = poll(timeoutSeconds: timeoutSeconds, everyMilliseconds: 1000, waiting: waiting) { () -> Attempt<Never> in
+            for path in paths {
+                if case .success(let pid) = posixLockHolder(path), pid > 0 { return .busy(holder: pid) }
+            }
+            return .done
+        }
+        if case .timedOut(let holder) = waited { return holder }
+        return 0
+    }
+
+    /// One look at a lock while waiting for it.
+    enum Attempt<Failure: Error> {
+        case done
+        /// Held by `holder` (0 when unknown).
+        case busy(holder: Int32)
+        case failed(Failure)
+    }
+
+    enum Waited<Failure: Error> {
+        case done
+        case timedOut(holder: Int32)
+        case failed(Failure)
+    }
+
+    /// The one wait loop for both kinds of lock: `attempt` until it is done or fails, every
+    /// `everyMilliseconds`, for at most `timeoutSeconds` (monotonic); `waiting` is told once, with
+    /// the first holder seen.
+    static func poll<Failure: Error>(timeoutSeconds: Int, everyMilliseconds interval: Int32, waiting: (Int32) -> Void,
+                                     _ attempt: () -> Attempt<Failure>) -> Waited<Failure> {
         let start = kg_monotonic_ms()
         var told = false
         while true {
-            var holder: Int32 = 0
-            for path in paths {
-                if case .success(let pid) = posixLockHolder(path), pid > 0 {
-                    holder = pid
-                    break
+            switch attempt() {
+            case .done: return .done
+            case .failed(let error): return .failed(error)
+            case .busy(let holder):
+                if !told {
+                    waiting(holder)
+                    told = true
                 }
+                if kg_monotonic_ms() - start >= Int64(timeoutSeconds) * 1000 { return .timedOut(holder: holder) }
+                kg_sleep_ms(interval)
             }
-            guard holder > 0 else { return 0 }
-            if !told {
-                waiting(holder)
-                told = true
-            }
-            if kg_monotonic_ms() - start >= Int64(timeoutSeconds) * 1000 { return holder }
-            kg_sleep_ms(1000)
         }
     }
 }
