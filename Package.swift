@@ -195,7 +195,7 @@ if embedded {
         ),
         .testTarget(
             name: "kmodguard-earlyTests",
-            dependencies: ["KmodguardCore"],
+            dependencies: ["KmodguardCore", "KmodguardTestSupport"],
             swiftSettings: strictSwift
         ),
     ]

@@ -10,7 +10,8 @@ package struct ProcessResult: Sendable {
     package var stderrText: String { String(decoding: stderr, as: UTF8.self) }
 }
 
-/// Runs the programs the tests drive: the built `kmodguard`, grub-editenv.
+/// Runs the programs the tests drive: the built `kmodguard` and `kmodguard-early`, grub-editenv,
+/// depmod.
 package enum TestProcess {
     /// The kmodguard binary under test, or nil after recording why it was not found.
     package static func kmodguard(sourceLocation: SourceLocation = #_sourceLocation) -> String? {
@@ -45,13 +46,16 @@ package enum TestProcess {
         return nil
     }
 
-    package static func run(_ executable: String, _ arguments: [String]) throws -> ProcessResult {
+    /// `environment`: exactly these variables (`[:]`: none, as in an initramfs); by default the
+    /// test's own with `LC_ALL=C`.
+    @discardableResult
+    package static func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> ProcessResult {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         var childEnvironment = ProcessInfo.processInfo.environment
         childEnvironment["LC_ALL"] = "C"
-        process.environment = childEnvironment
+        process.environment = environment ?? childEnvironment
         let stdout = Pipe()
         let stderr = Pipe()
         process.standardOutput = stdout

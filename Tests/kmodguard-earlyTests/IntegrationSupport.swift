@@ -1,5 +1,6 @@
 import Foundation
 import KmodguardCore
+import KmodguardTestSupport
 import Testing
 
 /// Paths of the built guard and the real-kernel fixture root (made by scripts/fixture-kernels).
@@ -50,9 +51,9 @@ struct ScratchRoot {
         try manager.createSymbolicLink(atPath: path + "/lib/modules/" + old, withDestinationPath: Integration.fixtureRoot + "/lib/modules/" + old)
         if newTreeWithoutModule {
             // A copy of the new kernel's tree (symlink farm) without the out-of-tree module.
-            try run("/bin/cp", ["-rs", Integration.fixtureRoot + "/lib/modules/" + new, path + "/lib/modules/" + new])
+            try TestProcess.run("/bin/cp", ["-rs", Integration.fixtureRoot + "/lib/modules/" + new, path + "/lib/modules/" + new])
             try manager.removeItem(atPath: path + "/lib/modules/" + new + "/updates")
-            try run("/sbin/depmod", ["-b", path, new])
+            try TestProcess.run("/sbin/depmod", ["-b", path, new])
         } else {
             try manager.createSymbolicLink(atPath: path + "/lib/modules/" + new, withDestinationPath: Integration.fixtureRoot + "/lib/modules/" + new)
         }
@@ -95,28 +96,4 @@ struct ScratchRoot {
 struct FixtureError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
-}
-
-struct ProcessResult {
-    let status: Int32
-    let stdout: String
-    let stderr: String
-}
-
-@discardableResult
-func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> ProcessResult {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    if let environment { process.environment = environment }
-    let out = Pipe()
-    let err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let outData = out.fileHandleForReading.readDataToEndOfFile()
-    let errData = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return ProcessResult(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                         stderr: String(decoding: errData, as: UTF8.self))
 }
