@@ -20,6 +20,20 @@ package enum ModuleInstaller {
         root.modules(kernel) + "/updates/kmodguard"
     }
 
+    /// `kmodguard build --out DIR`: each module written atomically as DIR/NAME.ko, nothing
+    /// installed; returns the paths written.
+    package static func copy(_ output: BuildOutput, to directory: String) throws(SystemError) -> [String] {
+        if let error = Files.makeDirectories(directory) { throw error }
+        var written: [String] = []
+        for module in output.modules {
+            let target = directory + "/" + module.name + ".ko"
+            let bytes = try Files.read(module.path, limit: 512 * 1024 * 1024).get()
+            if let error = Files.replaceAtomically(target, with: bytes) { throw error }
+            written.append(target)
+        }
+        return written
+    }
+
     /// Installs `output`'s modules for `kernel` and returns their paths (under root).
     package static func install(_ output: BuildOutput, kernel: KernelRelease, root: SystemRoot,
                         runner: any ProcessRunning = LiveProcessRunner()) throws(InstallFailure) -> [String] {

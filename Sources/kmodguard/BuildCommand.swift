@@ -79,7 +79,11 @@ struct BuildCommand: ParsableCommand {
             + " (log " + output.log + ")")
 
         if let out {
-            for path in try Self.copy(output, to: out) { print("copied " + path) }
+            do {
+                for path in try ModuleInstaller.copy(output, to: out) { print("copied " + path) }
+            } catch {
+                throw BuildCommandError(error.description)
+            }
             return
         }
         do {
@@ -91,22 +95,6 @@ struct BuildCommand: ParsableCommand {
             throw ExitCode.failure
         }
         print("modules.dep of " + release.string + " lists them; its initramfs is not rebuilt (kmodguard complete does that)")
-    }
-
-    /// `--out DIR`: each module written atomically as DIR/NAME.ko.
-    static func copy(_ output: BuildOutput, to directory: String) throws -> [String] {
-        if let error = Files.makeDirectories(directory) { throw BuildCommandError(error.description) }
-        var written: [String] = []
-        for module in output.modules {
-            let target = directory + "/" + module.name + ".ko"
-            switch Files.read(module.path, limit: 512 * 1024 * 1024) {
-            case .failure(let error): throw BuildCommandError(error.description)
-            case .success(let bytes):
-                if let error = Files.replaceAtomically(target, with: bytes) { throw BuildCommandError(error.description) }
-            }
-            written.append(target)
-        }
-        return written
     }
 
     static func warn(_ message: String) {
