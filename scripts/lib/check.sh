@@ -1,27 +1,46 @@
 # shellcheck shell=sh
-# One assertion style for kmodguard's shell tests (scripts/test-*). Source after lib/common.sh,
-# set CHECK_WORK to a scratch directory, then:
+# One assertion style for kmodguard's shell tests (scripts/test-*, scripts/e2e). Source after
+# lib/common.sh, set CHECK_WORK to a scratch directory, then:
 #
 #   check "what is asserted" COMMAND [ARG...]   # passes when COMMAND succeeds; its output is
 #                                               # shown only when it fails
 #   check_summary NAME                          # "NAME: N passed, M failed"; status 1 if M > 0
+#   trap 'check_exit NAME' EXIT                 # (or call it from the EXIT trap) a run stopped
+#                                               # early still ends with that line, one failure more
 #
 # Helpers for COMMAND: expect WHAT GOT WANT, fails CMD..., contains FILE TEXT, lacks FILE TEXT.
+# CHECK_FAILURES, when set, names a file each failed check's description is appended to.
+# docs/shell-tests.md says how to add a test.
 
 CHECK_PASSED=0
 CHECK_FAILED=0
+CHECK_SUMMARIZED=
+
+# check_try WHAT COMMAND...: run COMMAND quietly; log "ok   WHAT" when it succeeds, else fail
+# with its output kept for check_show.
+check_try() {
+	_ct_what=$1
+	shift
+	"$@" >"$CHECK_WORK/check.out" 2>&1 || return 1
+	log "ok   $_ct_what"
+}
+
+# check_show TAG WHAT: log "TAG WHAT" and the output of the command that failed.
+check_show() {
+	log "$1 $2"
+	sed 's/^/    /' "$CHECK_WORK/check.out" >&2
+}
 
 check() {
 	_c_what=$1
 	shift
-	if "$@" >"$CHECK_WORK/check.out" 2>&1; then
+	if check_try "$_c_what" "$@"; then
 		CHECK_PASSED=$((CHECK_PASSED + 1))
-		log "ok   $_c_what"
-	else
-		CHECK_FAILED=$((CHECK_FAILED + 1))
-		log "FAIL $_c_what"
-		sed 's/^/    /' "$CHECK_WORK/check.out" >&2
+		return 0
 	fi
+	CHECK_FAILED=$((CHECK_FAILED + 1))
+	check_show FAIL "$_c_what"
+	[ -z "${CHECK_FAILURES:-}" ] || printf '%s\n' "$_c_what" >>"$CHECK_FAILURES"
 }
 
 # expect WHAT GOT WANT
@@ -46,6 +65,15 @@ contains() {
 lacks() { ! grep -n -F -e "$2" "$1"; }
 
 check_summary() {
+	CHECK_SUMMARIZED=1
 	printf '%s: %s passed, %s failed\n' "$1" "$CHECK_PASSED" "$CHECK_FAILED"
 	[ "$CHECK_FAILED" = 0 ]
+}
+
+# check_exit NAME: in an EXIT trap. A run stopped before its check_summary (die, set -e, a
+# signal) counts that as one more failure and prints its summary line all the same.
+check_exit() {
+	[ -z "$CHECK_SUMMARIZED" ] || return 0
+	CHECK_FAILED=$((CHECK_FAILED + 1))
+	check_summary "$1" || :
 }
