@@ -159,7 +159,7 @@ _e2e_proactive_start() {
 	check "boot $BOOT_N: status --json ok" json_is .ok true
 	check "boot $BOOT_N: grubenv last good = new kernel" env_is kmodguard_last_good "$K_NEW"
 	boot_ended poweroff || return 1
-	if [ "$SC_FAILED" -eq 0 ]; then
+	if [ "$CHECK_FAILED" -eq "$SC_F0" ]; then
 		mkdir -p "$_eps_snap"
 		for _eps_img in "$E2E_RUN"/*.img; do
 			cp --sparse=always "$_eps_img" "$_eps_snap/"

@@ -92,42 +92,17 @@ e2e_package() {
 # Checks.
 # ---------------------------------------------------------------------------------------------
 
-# check DESCRIPTION COMMAND [ARG...]: one assertion of the current scenario.
-check() {
-	_c_what=$1
-	shift
-	if "$@" >"$WORK/check.out" 2>&1; then
-		E2E_PASSED=$((E2E_PASSED + 1))
-		SC_PASSED=$((SC_PASSED + 1))
-		log "ok   $_c_what"
-	else
-		E2E_FAILED=$((E2E_FAILED + 1))
-		SC_FAILED=$((SC_FAILED + 1))
-		log "FAIL $_c_what"
-		sed 's/^/    /' "$WORK/check.out" >&2
-		printf '%s\n' "$_c_what" >>"$E2E_RUN/failures"
-	fi
-}
+# The assertions are lib/check.sh's (check, expect, ...): scripts/e2e's totals are its
+# CHECK_PASSED / CHECK_FAILED, a scenario's are what they grew by since it began (SC_P0, SC_F0).
 
 # observe DESCRIPTION COMMAND [ARG...]: like check, for a known kmodguard defect: a failure is
 # reported (WARN, and in the summary) but does not fail the run.
 observe() {
 	_o_what=$1
 	shift
-	if "$@" >"$WORK/check.out" 2>&1; then
-		log "ok   $_o_what"
-	else
-		log "WARN $_o_what"
-		sed 's/^/    /' "$WORK/check.out" >&2
-		printf '%s (%s, %s): %s\n' "$SC_NAME" "$SC_GEN" "$SC_LAYOUT" "$_o_what" >>"$WORK/warnings"
-	fi
-}
-
-# expect WHAT GOT WANT
-expect() {
-	[ "$2" = "$3" ] && return 0
-	printf '%s: got "%s", want "%s"\n' "$1" "$2" "$3"
-	return 1
+	check_try "$_o_what" "$@" && return 0
+	check_show WARN "$_o_what"
+	printf '%s (%s, %s): %s\n' "$SC_NAME" "$SC_GEN" "$SC_LAYOUT" "$_o_what" >>"$WORK/warnings"
 }
 
 # console REGEX: this boot's console shows REGEX (else: print the kmodguard lines).
@@ -208,14 +183,15 @@ initramfs_has() {
 # e2e_scenario NAME GEN LAYOUT: run it, print its timeline, record its result line.
 e2e_scenario() {
 	SC_NAME=$1 SC_GEN=$2 SC_LAYOUT=$3
-	SC_PASSED=0 SC_FAILED=0
+	SC_P0=$CHECK_PASSED SC_F0=$CHECK_FAILED
 	SC_STOPPED=
 	log "=== scenario $SC_NAME ($SC_GEN, $SC_LAYOUT): $(e2e_scenario_doc "$SC_NAME")"
 	_es_t0=$(date +%s)
 	_es_fn=e2e_scenario_$(printf '%s' "$SC_NAME" | tr '-' '_')
 	E2E_RUN=$WORK/$SC_NAME-$SC_GEN-$SC_LAYOUT
 	mkdir -p "$E2E_RUN"
-	: >"$E2E_RUN/failures"
+	CHECK_FAILURES=$E2E_RUN/failures
+	: >"$CHECK_FAILURES"
 	E2E_BOOTS=0
 	E2E_RUN_MS=0
 	E2E_GUESTFWD=
@@ -229,6 +205,7 @@ e2e_scenario() {
 		check "scenario went on to the end ($SC_STOPPED)" false
 	fi
 	_es_secs=$(($(date +%s) - _es_t0))
+	SC_PASSED=$((CHECK_PASSED - SC_P0)) SC_FAILED=$((CHECK_FAILED - SC_F0))
 	{
 		printf '\n--- %s (%s, %s): timeline\n' "$SC_NAME" "$SC_GEN" "$SC_LAYOUT"
 		cat "$E2E_RUN/timeline" 2>/dev/null || :
@@ -266,7 +243,7 @@ e2e_json_summary() {
 			"$_ejs" "$_n" "$_g" "$_l" "$_r" "$_b" "$_s" "$_p" "$_f"
 		_ejs=,
 	done <"$WORK/results.raw"
-	printf '],"passed":%s,"failed":%s}\n' "$E2E_PASSED" "$E2E_FAILED"
+	printf '],"passed":%s,"failed":%s}\n' "$CHECK_PASSED" "$CHECK_FAILED"
 }
 
 # boot_ended END...: end the scenario early when this boot did not end as expected (a later
