@@ -4,7 +4,7 @@
 # bench-boot.sh - the QEMU figures of scripts/bench: boot (the guard's happy path vs plain
 # modprobe, kernel start -> switch_root with and without kmodguard) and recovery (scripts/e2e's
 # main scenario; the guard's decision vs an unguarded initramfs's root wait). Source after
-# common.sh, bench.sh, e2e-image.sh, e2e-boot.sh and e2e-scenarios.sh.
+# common.sh, qemu.sh, bench.sh, e2e-image.sh, e2e-boot.sh and e2e-scenarios.sh.
 #
 # The boots use the e2e images (initramfs-tools, split layout: /boot on NVMe, / on virtio) but
 # start the kernel directly (QEMU -kernel/-initrd: no SeaBIOS/GRUB disk load, which is the same
@@ -139,31 +139,13 @@ exit 0' >"$_bi_lt/bench_end"
 # bench_qemu IMAGEDIR KVER INITRD CONSOLE APPEND: one direct kernel boot; prints its wall ms and
 # how it ended (reboot | watchdog).
 bench_qemu() {
-	_bq_t0=$(now_ms)
-	: >"$4"
-	qemu-system-x86_64 -accel tcg -machine pc,graphics=off -m 1024 -smp 2 -nodefaults \
-		-display none -monitor none -parallel none -no-reboot -serial "file:$4" \
-		-kernel "$BENCH_WORK/boot/vmlinuz-$2" -initrd "$3" \
-		-append "root=UUID=$BENCH_ROOT_UUID ro console=ttyS0,115200 panic=-1 init=/bin/true printk.devkmsg=on $5" \
-		-drive "file=$1/boot.img,format=raw,if=none,id=bootdisk,snapshot=on" \
-		-device "nvme,drive=bootdisk,serial=e2eboot" \
-		-drive "file=$1/root.img,format=raw,if=none,id=rootdisk,snapshot=on" \
-		-device "virtio-blk-pci,drive=rootdisk" \
-		-netdev "user,id=net0,restrict=on" -device virtio-net-pci,netdev=net0 \
-		</dev/null >"$4.qemu" 2>&1 &
-	E2E_QEMU_PID=$!
+	qemu_run --serial "$4" --mem 1024 --smp 2 --timeout 240 --kernel "$BENCH_WORK/boot/vmlinuz-$2" "$3" \
+		"root=UUID=$BENCH_ROOT_UUID ro console=ttyS0,115200 panic=-1 init=/bin/true printk.devkmsg=on $5" \
+		--disk nvme "$1/boot.img" snapshot=on serial=e2eboot \
+		--disk virtio-blk-pci "$1/root.img" snapshot=on "" --net ""
 	_bq_end=reboot
-	while kill -0 "$E2E_QEMU_PID" 2>/dev/null; do
-		if [ $(($(now_ms) - _bq_t0)) -ge 240000 ]; then
-			_bq_end=watchdog
-			kill "$E2E_QEMU_PID" 2>/dev/null || :
-			break
-		fi
-		sleep 0.2
-	done
-	wait "$E2E_QEMU_PID" 2>/dev/null || :
-	E2E_QEMU_PID=
-	echo "$(($(now_ms) - _bq_t0)) $_bq_end"
+	[ "$QEMU_END" != timeout ] || _bq_end=watchdog
+	echo "$QEMU_MS $_bq_end"
 }
 
 # bench_mark_time CONSOLE REGEX: the printk timestamp (s) of the first console line matching

@@ -9,9 +9,9 @@
 #   e2e_grubenv_read                # grubenv off the disk (debugfs, no mount) -> $RUN/grubenv-N
 #   e2e_env NAME                    # a variable of the last grubenv read, or "<unset>"
 #
-# QEMU: -accel tcg (no KVM here), SeaBIOS, -no-reboot (a guest reboot ends QEMU: one QEMU run
-# per boot), serial port 1 (ttyS0: GRUB, kernel, initramfs, systemd) -> boot-N.console, serial
-# port 2 (ttyS1: the guest's e2e-report) -> boot-N.report. Network: user mode, restrict=on
+# QEMU (lib/qemu.sh's qemu_run): -accel tcg (no KVM here), SeaBIOS, -no-reboot (a guest reboot
+# ends QEMU: one QEMU run per boot), serial port 1 (ttyS0: GRUB, kernel, initramfs, systemd) ->
+# boot-N.console, serial port 2 (ttyS1: the guest's e2e-report) -> boot-N.report. Network: user mode, restrict=on
 # (plus E2E_GUESTFWD when set: a "guestfwd=..." option for the driver database). Split layout:
 # the NVMe disks are E2E_NVME_DISKS (files in the run directory, in boot order; default boot.img).
 #
@@ -51,33 +51,6 @@ _e2e_part_start() {
 	partx -g -o START -n "$2" "$1" | tr -d ' '
 }
 
-# e2e_qemu_args: the machine (disks by layout, network) as positional parameters for QEMU.
-_e2e_qemu() {
-	set -- -accel tcg -machine pc,graphics=off -m "$E2E_QEMU_MEM" -smp "$E2E_QEMU_SMP" \
-		-nodefaults -display none -monitor none -parallel none -no-reboot \
-		-serial "file:$BOOT_CONSOLE" -serial "file:$BOOT_REPORT"
-	if [ "$E2E_IMAGE_LAYOUT" = split ]; then
-		# The NVMe disks in boot order (bootindex 0, 1, ...), serial "e2e" + the file's name
-		# without .img: boot.img alone, unless a scenario says otherwise (E2E_NVME_DISKS).
-		_eq_n=0
-		for _eq_disk in ${E2E_NVME_DISKS:-boot.img}; do
-			set -- "$@" -drive "file=$E2E_RUN/$_eq_disk,format=raw,if=none,id=nvme$_eq_n,cache=unsafe" \
-				-device "nvme,drive=nvme$_eq_n,serial=e2e${_eq_disk%.img},bootindex=$_eq_n"
-			_eq_n=$((_eq_n + 1))
-		done
-		set -- "$@" \
-			-drive "file=$E2E_RUN/root.img,format=raw,if=none,id=rootdisk,cache=unsafe" \
-			-device "virtio-blk-pci,drive=rootdisk"
-	else
-		set -- "$@" \
-			-drive "file=$E2E_RUN/root.img,format=raw,if=none,id=rootdisk,cache=unsafe" \
-			-device "virtio-blk-pci,drive=rootdisk,bootindex=0"
-	fi
-	set -- "$@" -netdev "user,id=net0,restrict=on${E2E_GUESTFWD:+,$E2E_GUESTFWD}" \
-		-device virtio-net-pci,netdev=net0
-	exec qemu-system-x86_64 "$@"
-}
-
 # e2e_boot [--stop-on REGEX] [--cut-on REGEX DELAY_MS]: boot once. QEMU ends by itself (the guest
 # powered off or rebooted), or is stopped once REGEX shows on the console (the boot is as good
 # as over: a shell after a failed root mount), or is killed (SIGKILL: a power cut) DELAY_MS after
@@ -101,53 +74,30 @@ e2e_boot() {
 	BOOT_N=$E2E_BOOTS
 	BOOT_CONSOLE=$E2E_RUN/boot-$BOOT_N.console
 	BOOT_REPORT=$E2E_RUN/boot-$BOOT_N.report
-	: >"$BOOT_CONSOLE"
-	: >"$BOOT_REPORT"
-	_eb_start=$(now_ms)
-	_e2e_qemu </dev/null >"$E2E_RUN/boot-$BOOT_N.qemu" 2>&1 &
-	E2E_QEMU_PID=$!
-	BOOT_END=
-	_eb_cut_at=
-	while kill -0 "$E2E_QEMU_PID" 2>/dev/null; do
-		_eb_now=$(now_ms)
-		if [ -n "$_eb_stop" ] && grep -a -q -E "$_eb_stop" "$BOOT_CONSOLE"; then
-			sleep 1
-			BOOT_END=stopped
-			kill "$E2E_QEMU_PID" 2>/dev/null || :
-			break
-		fi
-		if [ -n "$_eb_cut" ] && [ -z "$_eb_cut_at" ] &&
-			grep -a -q -E "$_eb_cut" "$BOOT_CONSOLE" "$BOOT_REPORT"; then
-			_eb_cut_at=$((_eb_now + _eb_delay))
-			log "boot $BOOT_N: '$_eb_cut' seen after $(ms_to_s $((_eb_now - _eb_start))) s: power cut in $_eb_delay ms"
-		fi
-		if [ -n "$_eb_cut_at" ] && [ "$_eb_now" -ge "$_eb_cut_at" ]; then
-			# A power cut: SIGKILL, QEMU gets no chance to do anything more.
-			BOOT_END="cut"
-			kill -9 "$E2E_QEMU_PID" 2>/dev/null || :
-			break
-		fi
-		if [ $((_eb_now - _eb_start)) -ge $((E2E_BOOT_TIMEOUT * 1000)) ]; then
-			BOOT_END=watchdog
-			kill "$E2E_QEMU_PID" 2>/dev/null || :
-			break
-		fi
-		if [ -n "$_eb_cut" ]; then
-			# An armed power cut polls every 10 ms: the guard's grubenv write is a window of
-			# tens of milliseconds.
-			sleep 0.01
-		else
-			sleep 0.5
-		fi
-	done
-	_eb_status=0
-	wait "$E2E_QEMU_PID" 2>/dev/null || _eb_status=$?
-	E2E_QEMU_PID=
-	BOOT_MS=$(($(now_ms) - _eb_start))
+	set -- --name "boot $BOOT_N" --serial "$BOOT_CONSOLE" --serial "$BOOT_REPORT" \
+		--log "$E2E_RUN/boot-$BOOT_N.qemu" --mem "$E2E_QEMU_MEM" --smp "$E2E_QEMU_SMP" \
+		--timeout "$E2E_BOOT_TIMEOUT" --poll 0.5 --stop-on "$_eb_stop" --grace 1
+	[ -z "$_eb_cut" ] || set -- "$@" --cut-on "$_eb_cut" "$_eb_delay"
+	if [ "$E2E_IMAGE_LAYOUT" = split ]; then
+		# The NVMe disks in boot order (bootindex 0, 1, ...), serial "e2e" + the file's name
+		# without .img: boot.img alone, unless a scenario says otherwise (E2E_NVME_DISKS).
+		_eq_n=0
+		for _eq_disk in ${E2E_NVME_DISKS:-boot.img}; do
+			set -- "$@" --disk nvme "$E2E_RUN/$_eq_disk" cache=unsafe "serial=e2e${_eq_disk%.img},bootindex=$_eq_n"
+			_eq_n=$((_eq_n + 1))
+		done
+		set -- "$@" --disk virtio-blk-pci "$E2E_RUN/root.img" cache=unsafe ""
+	else
+		set -- "$@" --disk virtio-blk-pci "$E2E_RUN/root.img" cache=unsafe bootindex=0
+	fi
+	qemu_run "$@" --net "${E2E_GUESTFWD:-}"
+	BOOT_MS=$QEMU_MS BOOT_END=$QEMU_END
 	E2E_RUN_MS=$((E2E_RUN_MS + BOOT_MS))
-	if [ -z "$BOOT_END" ]; then
-		if [ "$_eb_status" -ne 0 ]; then
-			BOOT_END=exit-$_eb_status
+	if [ "$BOOT_END" = timeout ]; then
+		BOOT_END=watchdog
+	elif [ "$BOOT_END" = exited ]; then
+		if [ "$QEMU_STATUS" -ne 0 ]; then
+			BOOT_END=exit-$QEMU_STATUS
 		elif e2e_console_has 'reboot: Power down'; then
 			BOOT_END=poweroff
 		elif e2e_console_has 'reboot: Restarting system'; then
@@ -165,8 +115,7 @@ e2e_boot() {
 
 # e2e_console_lines REGEX [FILE]: matching console lines, without CRs and escape sequences.
 e2e_console_lines() {
-	tr -d '\r' <"${2:-$BOOT_CONSOLE}" | sed -e 's/\x1b\[[0-9;?]*[A-Za-z]//g' -e 's/\x1bc//g' |
-		grep -a -E -e "$1" || :
+	console_lines "${2:-$BOOT_CONSOLE}" "$1"
 }
 
 # e2e_console_has REGEX [FILE]
