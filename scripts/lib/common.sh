@@ -132,8 +132,77 @@ with_lock() {
 	fi
 }
 
-# The disk-image builders (grub-image.sh, e2e-image.sh) run grub-install and update-grub in a
-# private mount namespace whose /dev and /sys/block they make up themselves:
+# Disk images with GRUB installed for real (grub-image.sh, e2e-image.sh, the grub.cfg fixtures'
+# Tests/Fixtures/grub/regenerate.sh): sparse files with a GPT, attached with losetup; grub-install
+# and update-grub run in a chroot in a private mount namespace whose /dev and /sys/block are
+# made up to look like a machine's (namespace_*).
+
+# gpt_image FILE SIZE DISK_ID PART...: a sparse raw disk FILE of SIZE with a GPT (label-id
+# DISK_ID) holding each PART in order: "bios:UUID" (a 1 MiB BIOS boot partition, for GRUB's
+# core.img) or "NAME:UUID[:SIZE]" (Linux data; without SIZE the rest of the disk).
+gpt_image() {
+	_gpt_file=$1
+	truncate -s "$2" "$_gpt_file" || return 1
+	_gpt_table="label: gpt
+label-id: $3"
+	shift 3
+	for _gpt_part in "$@"; do
+		_gpt_name=${_gpt_part%%:*} _gpt_uuid=${_gpt_part#*:} _gpt_size=
+		case $_gpt_uuid in *:*)
+			_gpt_size="size=${_gpt_uuid#*:}, "
+			_gpt_uuid=${_gpt_uuid%%:*}
+			;;
+		esac
+		if [ "$_gpt_name" = bios ]; then
+			_gpt_line="size=1MiB, type=21686148-6449-6E6F-744E-656564454649, uuid=$_gpt_uuid, name=bios"
+		else
+			_gpt_line="${_gpt_size}type=L, uuid=$_gpt_uuid, name=$_gpt_name"
+		fi
+		_gpt_table="$_gpt_table
+$_gpt_line"
+	done
+	printf '%s\n' "$_gpt_table" | sfdisk --quiet "$_gpt_file"
+}
+
+# loop_attach IMG LASTPART: attach IMG to a loop device with its partitions (partx adds them
+# when losetup -P did not: it may not), print the device.
+loop_attach() {
+	_la=$(losetup --find --show --partscan "$1") || return 1
+	[ -e "${_la}p$2" ] || partx -a "$_la" 2>/dev/null || :
+	[ -e "${_la}p$2" ] || {
+		log "no partition devices for $_la ($1)"
+		losetup -d "$_la"
+		return 1
+	}
+	printf '%s\n' "$_la"
+}
+
+# loop_detach LOOP...: detach loop devices with their partitions.
+loop_detach() {
+	for _ld in "$@"; do
+		partx -d "$_ld" 2>/dev/null || :
+		losetup -d "$_ld" 2>/dev/null || :
+	done
+}
+
+# loop_devnum LOOP [PART]: MAJ:MIN of a loop device or one of its partitions.
+loop_devnum() {
+	cat "/sys/class/block/${1##*/}${2:+p$2}/dev"
+}
+
+# grub_entry_path GRUB_CFG KVER: the "submenu-id>entry-id" path of KVER's normal entry (what
+# next_entry needs; the inner id alone boots the default).
+grub_entry_path() {
+	awk -v kver="$2" '
+		function id_of(line) {
+			if (!match(line, /\$menuentry_id_option \047[^\047]*\047/)) return ""
+			return substr(line, RSTART + 22, RLENGTH - 23)
+		}
+		/^submenu / { sub_id = id_of($0) }
+		/^\tmenuentry / { id = id_of($0)
+			if (index(id, "gnulinux-" kver "-advanced-") == 1) { print sub_id ">" id; exit } }
+	' "$1"
+}
 
 # namespace_dev TAG: a fresh tmpfs on /dev with the character devices a chroot needs.
 namespace_dev() {
@@ -160,6 +229,29 @@ namespace_sysfs_disk() {
 	ln -s ".kmodguard-ata$3/host$3/target$3:0:0/$3:0:0:0/block/$2" "$1/$2"
 }
 
+# namespace_chroot_mounts ROOT [DISK...]: /dev (the namespace's), /proc and /sys in the chroot
+# ROOT, and with DISKs (sda, sdb, ...) a /sys/block of its own holding those as SATA disks.
+namespace_chroot_mounts() {
+	_ncm=$1
+	shift
+	mount --bind /dev "$_ncm/dev"
+	mount -t proc proc "$_ncm/proc"
+	mount -t sysfs sysfs "$_ncm/sys"
+	[ $# -gt 0 ] || return 0
+	mount -t tmpfs -o mode=0755,size=1m kmodguard-sys-block "$_ncm/sys/block"
+	_ncm_n=0
+	for _ncm_disk; do
+		namespace_sysfs_disk "$_ncm/sys/block" "$_ncm_disk" "$_ncm_n"
+		_ncm_n=$((_ncm_n + 1))
+	done
+}
+
+# namespace_chroot_umounts ROOT: undo namespace_chroot_mounts.
+namespace_chroot_umounts() {
+	if mountpoint -q "$1/sys/block"; then umount "$1/sys/block"; fi
+	umount "$1/sys" "$1/proc" "$1/dev"
+}
+
 # now_ms: wall clock in milliseconds.
 now_ms() {
 	_nm=$(date +%s%N)
@@ -171,9 +263,7 @@ ms_to_s() {
 	printf '%d.%d\n' $(($1 / 1000)) $(($1 % 1000 / 100))
 }
 
-# host_sources: the host's apt source files that hold binary ("deb") entries, one per line; give
-# them to mmdebstrap as its mirrors so a root is made from what this host uses (and apt in it
-# keeps using it).
+# host_sources: the host's apt source files that hold binary ("deb") entries, one per line.
 host_sources() {
 	for _hs in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
 		[ -f "$_hs" ] || continue
@@ -187,6 +277,54 @@ host_sources() {
 			printf '%s\n' "$_hs"
 		fi
 	done
+}
+
+# debian_sources SUITE: those of host_sources that carry SUITE. The Debian roots below are made
+# from them (mmdebstrap takes them as its mirrors, apt in the root keeps them): the same archive,
+# mirror and snapshot this host uses, never a host chosen here.
+debian_sources() {
+	for _ds in $(host_sources); do
+		if grep -qw -e "$1" "$_ds"; then printf '%s\n' "$_ds"; fi
+	done
+}
+
+# debian_root SUITE DEST LOG [MMDEBSTRAP_OPTION...]: the one way a Debian root is made (the e2e
+# and GRUB test images, the grub.cfg fixtures, the DKMS chroot, test-package's server,
+# fresh-check's machine): mmdebstrap --mode=root SUITE into DEST (a directory, or a tarball with
+# --format=tar) from debian_sources SUITE, its output into LOG (the end of it shown on failure).
+debian_root() {
+	_dr_suite=$1 _dr_dest=$2 _dr_log=$3
+	shift 3
+	_dr_sources=$(debian_sources "$_dr_suite")
+	[ -n "$_dr_sources" ] || die "no apt source of this host carries $_dr_suite (/etc/apt/sources.list*)"
+	ensure_packages mmdebstrap
+	log "mmdebstrap $_dr_suite into $_dr_dest from $(echo "$_dr_sources" | tr '\n' ' ')(a few minutes)"
+	# shellcheck disable=SC2086 # one word per sources file
+	mmdebstrap --mode=root "$@" "$_dr_suite" "$_dr_dest" $_dr_sources >"$_dr_log" 2>&1 && return 0
+	tail -n 40 "$_dr_log" >&2
+	log "mmdebstrap failed (log: $_dr_log)"
+	return 1
+}
+
+# debian_root_tar PREFIX DIGITS KEY_TEXT SUITE [MMDEBSTRAP_OPTION...]: print PREFIX-KEY.tar, a
+# cached debian_root tarball, made when missing (older PREFIX-*.tar removed then); KEY is the
+# first DIGITS hex digits of the sha256 of KEY_TEXT (a line) and debian_sources' content.
+debian_root_tar() {
+	_drt_prefix=$1 _drt_suite=$4
+	_drt=$_drt_prefix-$({
+		printf '%s\n' "$3"
+		for _drt_src in $(debian_sources "$_drt_suite"); do cat "$_drt_src"; done
+	} | sha256sum | cut -c "1-$2").tar
+	shift 4
+	if [ ! -s "$_drt" ]; then
+		mkdir -p "$(dirname -- "$_drt")"
+		rm -f "$_drt_prefix"-*.tar
+		_drt_t0=$(date +%s)
+		debian_root "$_drt_suite" "$_drt.tmp" "$_drt_prefix.log" --format=tar "$@" || return 1
+		mv "$_drt.tmp" "$_drt"
+		log "made ${_drt##*/}: $(($(date +%s) - _drt_t0)) s, $(du -m "$_drt" | cut -f1) MB"
+	fi
+	printf '%s\n' "$_drt"
 }
 
 # in_root ROOTFS CMD [ARG...]: run CMD chrooted into ROOTFS (a directory such as mmdebstrap makes)

@@ -4,10 +4,11 @@
 # fixture kernels), then call ensure_chroot: it sets CHROOT (a directory
 # holding root/, dkms-version and inputs.txt), making it first if needed.
 #
-# The chroot is made with mmdebstrap from this host's apt sources (dkms,
-# openssl, time, linux-headers-K_old and -K_new, and K_new's module tree
-# unpacked from its linux-image .deb, minus kernel/drivers/block/virtio_blk.ko
-# as in the e2e test bed, and depmod'ed), cached as
+# The chroot is made with common.sh's debian_root (mmdebstrap) from this
+# host's apt sources (dkms, openssl, time, linux-headers-K_old and -K_new,
+# and K_new's module tree unpacked from its linux-image .deb, minus
+# kernel/drivers/block/virtio_blk.ko as in the e2e test bed, and depmod'ed),
+# cached as
 # $KMODGUARD_CACHE/dkms-chroot-<key>/root and never modified after it is
 # made: users run in a private mount namespace on an overlay of it.
 
@@ -51,13 +52,10 @@ make_chroot() {
 	trap "rm -rf '$_mc_work'" EXIT
 	trap 'exit 130' INT
 	trap 'exit 143' TERM
-	_mc_sources=$(host_sources)
-	[ -n "$_mc_sources" ] || die "no apt source with deb entries on this host"
-	log "making the DKMS chroot (mmdebstrap $SUITE from $(echo "$_mc_sources" | tr '\n' ' '))"
-	# shellcheck disable=SC2086 # lists
-	run_quiet "mmdebstrap" mmdebstrap --variant=apt \
-		--include="$(printf '%s,' $CHROOT_PACKAGES)linux-headers-$K_OLD,linux-headers-$K_NEW" \
-		"$SUITE" "$_mc_work/root" $_mc_sources ||
+	log "making the DKMS chroot"
+	# shellcheck disable=SC2086 # a list
+	debian_root "$SUITE" "$_mc_work/root" "$_mc_work/mmdebstrap.log" --variant=apt \
+		--include="$(printf '%s,' $CHROOT_PACKAGES)linux-headers-$K_OLD,linux-headers-$K_NEW" ||
 		die "mmdebstrap failed"
 	_mc_r="$_mc_work/root"
 
@@ -97,7 +95,6 @@ make_chroot() {
 
 # ensure_chroot: set CHROOT (a directory holding root/ and dkms-version).
 ensure_chroot() {
-	ensure_packages mmdebstrap
 	SUITE=$(. /etc/os-release && printf '%s\n' "${VERSION_CODENAME:-}")
 	[ -n "$SUITE" ] || die "cannot tell this host's Debian suite from /etc/os-release"
 	CHROOT_INPUTS="layout=$CHROOT_LAYOUT

@@ -16,7 +16,8 @@
 # single. Each image directory holds raw disk files and "meta" (shell assignments: layout,
 # kernels, UUIDs, GRUB menu paths). Three cached layers under $KMODGUARD_CACHE/e2e:
 #
-#   rootfs-GEN-KEY.tar   mmdebstrap minbase bookworm from the host's own apt sources:
+#   rootfs-GEN-KEY.tar   debian_root (common.sh: mmdebstrap) minbase bookworm from the host's
+#                        own apt sources:
 #                        systemd-sysv udev kmod zstd lz4 e2fsprogs grub-pc libcurl4
 #                        build-essential, both kernels + headers, GEN
 #   base-GEN-LAYOUT-KEY/ the disks: rootfs on ext4, in-tree virtio_blk.ko deleted from both
@@ -34,8 +35,8 @@
 # with GRUB and grubenv) + root.img (virtio: ext4 /); single = root.img only (virtio: BIOS boot
 # partition + ext4 / holding /boot).
 #
-# How GRUB gets installed for real (the trick of lib/grub-image.sh, copied: it is private
-# there): the disks are attached with losetup; in a private mount namespace a tmpfs replaces
+# How GRUB gets installed for real (as lib/grub-image.sh does, with common.sh's gpt_image,
+# loop_* and namespace_* helpers): the disks are attached with losetup; in a private mount namespace a tmpfs replaces
 # /dev with nodes named like real disks (sda = the disk GRUB goes on, sdb = the split root) and
 # the /dev/disk/by-uuid links udev would make, and a fake /sys/block gives grub-probe the disk
 # vendor it asks for. Then `chroot ... update-grub` and `grub-install --target=i386-pc /dev/sda`
@@ -83,16 +84,6 @@ e2e_driver_source() {
 		sed -n 's/^PACKAGE_VERSION="\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' "$E2E_DRIVER_DIR/dkms.conf")
 }
 
-# _e2e_sources: the host's apt sources file carrying the suite ("" = mmdebstrap's default).
-_e2e_sources() {
-	for _es_candidate in /etc/apt/sources.list.d/debian.sources /etc/apt/sources.list; do
-		if [ -f "$_es_candidate" ] && grep -qw "$E2E_SUITE" "$_es_candidate"; then
-			printf '%s\n' "$_es_candidate"
-			return 0
-		fi
-	done
-}
-
 _e2e_packages() {
 	printf '%s' "systemd-sysv,udev,kmod,zstd,lz4,e2fsprogs,grub-pc,libcurl4,build-essential"
 	printf ',%s' "linux-image-$E2E_K_OLD" "linux-image-$E2E_K_NEW" \
@@ -103,34 +94,16 @@ _e2e_packages() {
 	esac
 }
 
-# e2e_rootfs GEN: print the cached rootfs tarball, making it (mmdebstrap) if needed.
+# e2e_rootfs GEN: print the cached rootfs tarball, making it (common.sh's debian_root) if needed.
 e2e_rootfs() {
-	_er_src=$(_e2e_sources)
 	_er_pkgs=$(_e2e_packages "$1")
-	_er_key=$({
-		printf '%s\n' "$E2E_SUITE" "$E2E_ROOTFS_RECIPE" "$_er_pkgs"
-		[ -z "$_er_src" ] || cat "$_er_src"
-	} | _e2e_sha)
-	_er_tar=$KMODGUARD_CACHE/e2e/rootfs-$1-$_er_key.tar
-	if [ ! -s "$_er_tar" ]; then
-		mkdir -p "$KMODGUARD_CACHE/e2e"
-		rm -f "$KMODGUARD_CACHE/e2e/rootfs-$1-"*.tar
-		log "mmdebstrap $E2E_SUITE rootfs for $1 (once, cached; a few minutes)"
-		_er_t0=$(date +%s)
-		# $_er_src is deliberately unquoted: empty means mmdebstrap's default mirror.
-		# shellcheck disable=SC2086
-		run_quiet mmdebstrap mmdebstrap --quiet --mode=root --variant=minbase \
-			--include="$_er_pkgs" \
-			--dpkgopt='path-exclude=/usr/share/man/*' \
-			--dpkgopt='path-exclude=/usr/share/doc/*' \
-			--dpkgopt='path-include=/usr/share/doc/*/copyright' \
-			--dpkgopt='path-exclude=/usr/share/locale/*' \
-			--format=tar "$E2E_SUITE" "$_er_tar.tmp" $_er_src ||
-			die "mmdebstrap failed"
-		mv "$_er_tar.tmp" "$_er_tar"
-		log "rootfs $1: $(($(date +%s) - _er_t0)) s, $(du -m "$_er_tar" | cut -f1) MB"
-	fi
-	printf '%s\n' "$_er_tar"
+	debian_root_tar "$KMODGUARD_CACHE/e2e/rootfs-$1" 12 "$E2E_SUITE
+$E2E_ROOTFS_RECIPE
+$_er_pkgs" "$E2E_SUITE" --variant=minbase --include="$_er_pkgs" \
+		--dpkgopt='path-exclude=/usr/share/man/*' \
+		--dpkgopt='path-exclude=/usr/share/doc/*' \
+		--dpkgopt='path-include=/usr/share/doc/*/copyright' \
+		--dpkgopt='path-exclude=/usr/share/locale/*'
 }
 
 # _e2e_files_sha DIR...: a digest of the contents of every file under DIR (names and bytes).
@@ -187,31 +160,6 @@ e2e_image() {
 	printf '%s\n' "$_ei_dir"
 }
 
-# _e2e_attach IMG LASTPART: attach IMG with its partitions, print the loop device.
-_e2e_attach() {
-	_ea_loop=$(losetup --find --show --partscan "$1") || return 1
-	[ -e "${_ea_loop}p$2" ] || partx -a "$_ea_loop" 2>/dev/null || :
-	[ -e "${_ea_loop}p$2" ] || {
-		log "no partition devices for $_ea_loop ($1)"
-		losetup -d "$_ea_loop"
-		return 1
-	}
-	printf '%s\n' "$_ea_loop"
-}
-
-_e2e_detach() {
-	for _ed_loop in $_eb_loops; do
-		partx -d "$_ed_loop" 2>/dev/null || :
-		losetup -d "$_ed_loop" 2>/dev/null || :
-	done
-	_eb_loops=
-}
-
-# _e2e_devnum LOOP [PART]: MAJ:MIN of a loop device or one of its partitions.
-_e2e_devnum() {
-	cat "/sys/class/block/${1##*/}${2:+p$2}/dev"
-}
-
 # _e2e_build base|guarded GEN LAYOUT ROOTFS_TAR DIR: make (base: partition, mkfs, fill) or
 # change (guarded) the disks in DIR; the work runs in a private mount namespace.
 _e2e_build() {
@@ -225,22 +173,22 @@ _e2e_build() {
 		_e2e_partition "$_eb_layout" "$_eb_dir" || return 1
 	fi
 	if [ "$_eb_layout" = split ]; then
-		_eb_boot_loop=$(_e2e_attach "$_eb_dir/boot.img" 2) || return 1
+		_eb_boot_loop=$(loop_attach "$_eb_dir/boot.img" 2) || return 1
 		_eb_loops=$_eb_boot_loop
-		_eb_root_loop=$(_e2e_attach "$_eb_dir/root.img" 1) || return 1
+		_eb_root_loop=$(loop_attach "$_eb_dir/root.img" 1) || return 1
 		_eb_loops="$_eb_loops $_eb_root_loop"
-		E2E_SDA=$(_e2e_devnum "$_eb_boot_loop") E2E_SDA1=$(_e2e_devnum "$_eb_boot_loop" 1)
-		E2E_SDA2=$(_e2e_devnum "$_eb_boot_loop" 2)
-		E2E_SDB=$(_e2e_devnum "$_eb_root_loop") E2E_SDB1=$(_e2e_devnum "$_eb_root_loop" 1)
+		E2E_SDA=$(loop_devnum "$_eb_boot_loop") E2E_SDA1=$(loop_devnum "$_eb_boot_loop" 1)
+		E2E_SDA2=$(loop_devnum "$_eb_boot_loop" 2)
+		E2E_SDB=$(loop_devnum "$_eb_root_loop") E2E_SDB1=$(loop_devnum "$_eb_root_loop" 1)
 		if [ "$_eb_step" = base ]; then
 			mkfs.ext4 -q -F -b 4096 -U "$E2E_BOOT_UUID" -L e2e-boot "${_eb_boot_loop}p2" || return 1
 			mkfs.ext4 -q -F -U "$E2E_ROOT_UUID" -L e2e-root "${_eb_root_loop}p1" || return 1
 		fi
 	else
-		_eb_root_loop=$(_e2e_attach "$_eb_dir/root.img" 2) || return 1
+		_eb_root_loop=$(loop_attach "$_eb_dir/root.img" 2) || return 1
 		_eb_loops=$_eb_root_loop
-		E2E_SDA=$(_e2e_devnum "$_eb_root_loop") E2E_SDA1=$(_e2e_devnum "$_eb_root_loop" 1)
-		E2E_SDA2=$(_e2e_devnum "$_eb_root_loop" 2)
+		E2E_SDA=$(loop_devnum "$_eb_root_loop") E2E_SDA1=$(loop_devnum "$_eb_root_loop" 1)
+		E2E_SDA2=$(loop_devnum "$_eb_root_loop" 2)
 		E2E_SDB='' E2E_SDB1=''
 		if [ "$_eb_step" = base ]; then
 			mkfs.ext4 -q -F -U "$E2E_ROOT_UUID" -L e2e-root "${_eb_root_loop}p2" || return 1
@@ -263,30 +211,21 @@ _e2e_build() {
 	trap - EXIT
 }
 
+_e2e_detach() {
+	# shellcheck disable=SC2086 # the ones attached so far
+	loop_detach $_eb_loops
+	_eb_loops=
+}
+
 # _e2e_partition LAYOUT DIR: the empty disks with their partition tables.
 _e2e_partition() {
 	if [ "$1" = split ]; then
-		truncate -s "$E2E_BOOT_SIZE" "$2/boot.img"
-		sfdisk --quiet "$2/boot.img" <<EOF || return 1
-label: gpt
-label-id: $E2E_BOOT_DISK_ID
-size=1MiB, type=21686148-6449-6E6F-744E-656564454649, uuid=$E2E_BIOS_PARTUUID, name=bios
-type=L, uuid=$E2E_BOOT_PARTUUID, name=boot
-EOF
-		truncate -s "$E2E_ROOT_SIZE" "$2/root.img"
-		sfdisk --quiet "$2/root.img" <<EOF || return 1
-label: gpt
-label-id: $E2E_ROOT_DISK_ID
-type=L, uuid=$E2E_ROOT_PARTUUID, name=root
-EOF
+		gpt_image "$2/boot.img" "$E2E_BOOT_SIZE" "$E2E_BOOT_DISK_ID" "bios:$E2E_BIOS_PARTUUID" \
+			"boot:$E2E_BOOT_PARTUUID" || return 1
+		gpt_image "$2/root.img" "$E2E_ROOT_SIZE" "$E2E_ROOT_DISK_ID" "root:$E2E_ROOT_PARTUUID"
 	else
-		truncate -s "$E2E_ROOT_SIZE" "$2/root.img"
-		sfdisk --quiet "$2/root.img" <<EOF || return 1
-label: gpt
-label-id: $E2E_ROOT_DISK_ID
-size=1MiB, type=21686148-6449-6E6F-744E-656564454649, uuid=$E2E_BIOS_PARTUUID, name=bios
-type=L, uuid=$E2E_ROOT_PARTUUID, name=root
-EOF
+		gpt_image "$2/root.img" "$E2E_ROOT_SIZE" "$E2E_ROOT_DISK_ID" "bios:$E2E_BIOS_PARTUUID" \
+			"root:$E2E_ROOT_PARTUUID"
 	fi
 }
 
@@ -336,12 +275,11 @@ _e2e_inside() {
 		fi
 	fi
 	[ "$E2E_LAYOUT" = split ] && mount /dev/sda2 "$R/boot"
-	mount --bind /dev "$R/dev"
-	mount -t proc proc "$R/proc"
-	mount -t sysfs sysfs "$R/sys"
-	mount -t tmpfs -o mode=0755,size=1m kmodguard-e2e-sys-block "$R/sys/block"
-	namespace_sysfs_disk "$R/sys/block" sda 0
-	[ "$E2E_LAYOUT" = split ] && namespace_sysfs_disk "$R/sys/block" sdb 1
+	if [ "$E2E_LAYOUT" = split ]; then
+		namespace_chroot_mounts "$R" sda sdb
+	else
+		namespace_chroot_mounts "$R" sda
+	fi
 	mount -t tmpfs -o mode=0755 kmodguard-e2e-run "$R/run"
 	mount -t tmpfs -o mode=1777 kmodguard-e2e-tmp "$R/tmp"
 
@@ -352,7 +290,8 @@ _e2e_inside() {
 	_e2e_menu_paths >"$E2E_OUT/meta"
 	cat "$E2E_OUT/meta"
 	sync
-	umount "$R/tmp" "$R/run" "$R/sys/block" "$R/sys" "$R/proc" "$R/dev"
+	umount "$R/tmp" "$R/run"
+	namespace_chroot_umounts "$R"
 	[ "$E2E_LAYOUT" = split ] && umount "$R/boot"
 	umount "$R"
 }
@@ -489,23 +428,11 @@ _e2e_step_guarded() {
 	_e2e_chroot grub-editenv /boot/grub/grubenv list
 }
 
-# _e2e_entry_path KVER: "submenu-id>entry-id" of KVER's normal entry in the image's grub.cfg.
-_e2e_entry_path() {
-	awk -v kver="$1" '
-		function id_of(line) {
-			if (!match(line, /\$menuentry_id_option \047[^\047]*\047/)) return ""
-			return substr(line, RSTART + 22, RLENGTH - 23)
-		}
-		/^submenu / { sub_id = id_of($0) }
-		/^\tmenuentry / { id = id_of($0)
-			if (index(id, "gnulinux-" kver "-advanced-") == 1) { print sub_id ">" id; exit } }
-	' "$R/boot/grub/grub.cfg"
-}
-
 # _e2e_menu_paths: the image's meta file.
 _e2e_menu_paths() {
 	printf 'E2E_IMAGE_LAYOUT=%s\nE2E_IMAGE_GEN=%s\nE2E_IMAGE_STEP=%s\n' "$E2E_LAYOUT" "$E2E_GEN" "$E2E_STEP"
 	printf 'E2E_IMAGE_K_OLD=%s\nE2E_IMAGE_K_NEW=%s\n' "$E2E_K_OLD" "$E2E_K_NEW"
-	printf "E2E_IMAGE_P_OLD='%s'\nE2E_IMAGE_P_NEW='%s'\n" "$(_e2e_entry_path "$E2E_K_OLD")" \
-		"$(_e2e_entry_path "$E2E_K_NEW")"
+	printf "E2E_IMAGE_P_OLD='%s'\nE2E_IMAGE_P_NEW='%s'\n" \
+		"$(grub_entry_path "$R/boot/grub/grub.cfg" "$E2E_K_OLD")" \
+		"$(grub_entry_path "$R/boot/grub/grub.cfg" "$E2E_K_NEW")"
 }

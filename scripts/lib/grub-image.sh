@@ -21,8 +21,8 @@
 #
 # All three grub.cfg variants have GRUB_TIMEOUT=0 and a serial terminal (COM1, 115200 8N1).
 #
-# How (the ideas of Tests/Fixtures/grub/regenerate.sh): mmdebstrap makes a minbase bookworm
-# rootfs with grub-pc and udev, from the host's own apt sources (cached as a tarball). Two
+# How (the ideas of Tests/Fixtures/grub/regenerate.sh): common.sh's debian_root makes a minbase
+# bookworm rootfs with grub-pc and udev, from the host's own apt sources (cached as a tarball). Two
 # sparse image files are attached with losetup: the boot disk above and a scratch root disk
 # (1 GiB, one ext4 partition, thrown away afterwards). In a private mount namespace a tmpfs
 # replaces /dev with nodes named like real disks (/dev/sda* = boot disk, /dev/sdb1 = root) and
@@ -59,36 +59,11 @@ _gi_sha() {
 	sha256sum | cut -c1-16
 }
 
-# _gi_sources: the host's apt sources file when it carries the suite ("" = mmdebstrap default).
-_gi_sources() {
-	for _gi_candidate in /etc/apt/sources.list.d/debian.sources /etc/apt/sources.list; do
-		if [ -f "$_gi_candidate" ] && grep -qw "$GRUB_IMAGE_SUITE" "$_gi_candidate"; then
-			printf '%s\n' "$_gi_candidate"
-			return 0
-		fi
-	done
-}
-
 # grub_image_rootfs: print the path of the cached rootfs tarball, making it if needed.
 grub_image_rootfs() {
-	_gi_src=$(_gi_sources)
-	_gi_key=$({
-		printf '%s\n' "$GRUB_IMAGE_SUITE" minbase grub-pc,udev
-		[ -z "$_gi_src" ] || cat "$_gi_src"
-	} | _gi_sha)
-	_gi_tar=$KMODGUARD_CACHE/grub-test/rootfs-$GRUB_IMAGE_SUITE-$_gi_key.tar
-	if [ ! -s "$_gi_tar" ]; then
-		mkdir -p "$KMODGUARD_CACHE/grub-test"
-		rm -f "$KMODGUARD_CACHE/grub-test"/rootfs-*.tar
-		log "mmdebstrap $GRUB_IMAGE_SUITE rootfs with grub-pc (once, cached)"
-		# $_gi_src is deliberately unquoted: empty means mmdebstrap's default mirror.
-		# shellcheck disable=SC2086
-		run_quiet mmdebstrap mmdebstrap --quiet --mode=root --variant=minbase \
-			--include=grub-pc,udev --format=tar "$GRUB_IMAGE_SUITE" "$_gi_tar.tmp" $_gi_src ||
-			die "mmdebstrap failed"
-		mv "$_gi_tar.tmp" "$_gi_tar"
-	fi
-	printf '%s\n' "$_gi_tar"
+	debian_root_tar "$KMODGUARD_CACHE/grub-test/rootfs-$GRUB_IMAGE_SUITE" 16 "$GRUB_IMAGE_SUITE
+minbase
+grub-pc,udev" "$GRUB_IMAGE_SUITE" --variant=minbase --include=grub-pc,udev
 }
 
 # grub_image ROOT: print the cache directory of the image built from repository ROOT.
@@ -123,31 +98,18 @@ _grub_image_build() {
 	# shellcheck disable=SC2064 # expand now: the trap must see these paths later
 	trap "_grub_image_detach; rm -rf '$_gb_work'" EXIT
 
-	truncate -s 64M "$_gb_out/boot.img"
-	sfdisk --quiet "$_gb_out/boot.img" <<EOF || return 1
-label: gpt
-label-id: $GRUB_IMAGE_DISK_ID
-size=1MiB, type=21686148-6449-6E6F-744E-656564454649, uuid=$GRUB_IMAGE_BIOS_PARTUUID, name=bios
-type=L, uuid=$GRUB_IMAGE_BOOT_PARTUUID, name=boot
-EOF
-	truncate -s 1G "$_gb_work/root.img"
-	sfdisk --quiet "$_gb_work/root.img" <<EOF || return 1
-label: gpt
-label-id: $GRUB_IMAGE_ROOT_DISK_ID
-type=L, uuid=$GRUB_IMAGE_ROOT_PARTUUID, name=root
-EOF
-	_gb_boot_loop=$(_grub_image_attach "$_gb_out/boot.img" 2) || return 1
-	_gb_root_loop=$(_grub_image_attach "$_gb_work/root.img" 1) || return 1
+	gpt_image "$_gb_out/boot.img" 64M "$GRUB_IMAGE_DISK_ID" "bios:$GRUB_IMAGE_BIOS_PARTUUID" \
+		"boot:$GRUB_IMAGE_BOOT_PARTUUID" || return 1
+	gpt_image "$_gb_work/root.img" 1G "$GRUB_IMAGE_ROOT_DISK_ID" "root:$GRUB_IMAGE_ROOT_PARTUUID" ||
+		return 1
+	_gb_boot_loop=$(loop_attach "$_gb_out/boot.img" 2) || return 1
+	_gb_root_loop=$(loop_attach "$_gb_work/root.img" 1) || return 1
 	mkfs.ext4 -q -F -b 4096 -U "$GRUB_IMAGE_BOOT_UUID" -L boot "${_gb_boot_loop}p2" || return 1
 	mkfs.ext4 -q -F -U "$GRUB_IMAGE_ROOT_UUID" -L root "${_gb_root_loop}p1" || return 1
 
-	_gb_bn=$(basename "$_gb_boot_loop")
-	_gb_rn=$(basename "$_gb_root_loop")
-	KMG_SDA=$(cat "/sys/class/block/$_gb_bn/dev")
-	KMG_SDA1=$(cat "/sys/class/block/${_gb_bn}p1/dev")
-	KMG_SDA2=$(cat "/sys/class/block/${_gb_bn}p2/dev")
-	KMG_SDB=$(cat "/sys/class/block/$_gb_rn/dev")
-	KMG_SDB1=$(cat "/sys/class/block/${_gb_rn}p1/dev")
+	KMG_SDA=$(loop_devnum "$_gb_boot_loop") KMG_SDA1=$(loop_devnum "$_gb_boot_loop" 1)
+	KMG_SDA2=$(loop_devnum "$_gb_boot_loop" 2)
+	KMG_SDB=$(loop_devnum "$_gb_root_loop") KMG_SDB1=$(loop_devnum "$_gb_root_loop" 1)
 	KMG_WORK=$_gb_work
 	KMG_OUT=$_gb_out
 	KMG_ROOTFS_TAR=$2
@@ -165,23 +127,9 @@ EOF
 	trap - EXIT
 }
 
-# _grub_image_attach IMG LASTPART: attach IMG, make sure its partition nodes exist, print it.
-_grub_image_attach() {
-	_ga_loop=$(losetup --find --show --partscan "$1") || return 1
-	[ -e "${_ga_loop}p$2" ] || partx -a "$_ga_loop" 2>/dev/null || :
-	[ -e "${_ga_loop}p$2" ] || {
-		log "no partition devices for $_ga_loop ($1)"
-		losetup -d "$_ga_loop"
-		return 1
-	}
-	printf '%s\n' "$_ga_loop"
-}
-
 _grub_image_detach() {
-	for _gd_loop in $_gb_boot_loop $_gb_root_loop; do
-		partx -d "$_gd_loop" 2>/dev/null || :
-		losetup -d "$_gd_loop" 2>/dev/null || :
-	done
+	# shellcheck disable=SC2086 # the ones attached so far
+	loop_detach $_gb_boot_loop $_gb_root_loop
 	_gb_boot_loop=
 	_gb_root_loop=
 }
@@ -218,12 +166,7 @@ _grub_image_inside() {
 	cp -a "$_gi_chroot/boot/." "$KMG_WORK/bootfs/"
 	umount "$KMG_WORK/bootfs"
 	mount /dev/sda2 "$_gi_chroot/boot"
-	mount --bind /dev "$_gi_chroot/dev"
-	mount -t proc proc "$_gi_chroot/proc"
-	mount -t sysfs sysfs "$_gi_chroot/sys"
-	mount -t tmpfs -o mode=0755,size=1m kmodguard-grub-sys-block "$_gi_chroot/sys/block"
-	namespace_sysfs_disk "$_gi_chroot/sys/block" sda 0
-	namespace_sysfs_disk "$_gi_chroot/sys/block" sdb 1
+	namespace_chroot_mounts "$_gi_chroot" sda sdb
 
 	install -m 0755 "$KMG_REPO/grub.d/01_kmodguard" "$_gi_chroot/etc/grub.d/01_kmodguard"
 	# 01_kmodguard prints nothing without the program, and asks it which kernels have their
@@ -266,6 +209,6 @@ EOF
 		chroot "$_gi_chroot" /usr/bin/grub-editenv /boot/grub/grubenv create
 	ls -l "$_gi_chroot/boot" "$_gi_chroot/boot/grub"
 	sync
-	umount "$_gi_chroot/sys/block" "$_gi_chroot/sys" "$_gi_chroot/proc" "$_gi_chroot/dev" \
-		"$_gi_chroot/boot" "$_gi_chroot"
+	namespace_chroot_umounts "$_gi_chroot"
+	umount "$_gi_chroot/boot" "$_gi_chroot"
 }

@@ -14,10 +14,12 @@
 # Host requirements: mmdebstrap, fdisk (sfdisk), e2fsprogs (mkfs.ext4), util-linux (losetup,
 # partx, unshare, mount), tar; network access to the Debian mirrors of the host's apt sources.
 #   apt-get install mmdebstrap fdisk e2fsprogs
+# The root, the disk and the namespace are made with scripts/lib/common.sh's helpers (debian_root,
+# gpt_image, loop_*, namespace_*), as the GRUB and e2e test images are.
 #
 # How it works (about 25 s; nothing outside a temporary directory is changed, the host's
 # mounts are not touched):
-#   1. mmdebstrap (which downloads through apt, from the host's own apt sources) makes a
+#   1. mmdebstrap (debian_root: it downloads through apt, from the host's own apt sources) makes a
 #      minbase bookworm rootfs with grub-pc installed: the same packages, /etc/default/grub
 #      (written by grub-pc's postinst) and /etc/grub.d scripts a Debian 12 BIOS machine has.
 #   2. A sparse GPT disk image gets partition 1 (root, ext4) and partition 2 (a separate /boot,
@@ -46,6 +48,9 @@
 #      argument grub-reboot needs to boot that kernel once. The top-level "simple" entry
 #      (id gnulinux-simple-UUID, it boots whichever kernel is newest) is not listed.
 set -eu
+script_dir=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source-path=SCRIPTDIR source=../../../scripts/lib/common.sh
+. "$script_dir/../../../scripts/lib/common.sh"
 
 SUITE=${KMODGUARD_GRUB_SUITE:-bookworm}
 
@@ -55,11 +60,6 @@ ROOT_PARTUUID=1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f
 BOOT_PARTUUID=2d3e4f5a-6b7c-4d8e-9fa0-1b2c3d4e5f60
 ROOT_UUID=3f1c2b9e-5d47-4a8e-9b61-2c0d7e4a8f15
 BOOT_UUID=8a6e4d20-1b3c-4f5e-a7d9-0c2b4e6f8a13
-
-die() {
-    printf 'regenerate.sh: %s\n' "$*" >&2
-    exit 1
-}
 
 # Print "KVER<TAB>ID_PATH" for every kernel-specific, non-recovery menuentry of a grub.cfg.
 derive_expected() {
@@ -100,12 +100,7 @@ inside_namespace() {
     out=$KMG_OUT
     root=$work/root
 
-    mount -t tmpfs -o mode=0755,size=1m kmodguard-fixture-dev /dev
-    mknod -m 0666 /dev/null c 1 3
-    mknod -m 0666 /dev/zero c 1 5
-    mknod -m 0666 /dev/full c 1 7
-    mknod -m 0666 /dev/random c 1 8
-    mknod -m 0666 /dev/urandom c 1 9
+    namespace_dev kmodguard-fixture-dev
     mkdir -p /dev/disk/by-uuid /dev/disk/by-partuuid "$root" "$work/bootfs"
 
     use_disk sda
@@ -150,46 +145,33 @@ use_disk() {
             "/dev/disk/by-partuuid/$ROOT_PARTUUID" "/dev/disk/by-partuuid/$BOOT_PARTUUID"
     fi
     disk=$1
-    mknod -m 0660 "/dev/$disk" b "${KMG_DISK_DEV%:*}" "${KMG_DISK_DEV#*:}"
-    mknod -m 0660 "/dev/${disk}1" b "${KMG_ROOT_DEV%:*}" "${KMG_ROOT_DEV#*:}"
-    mknod -m 0660 "/dev/${disk}2" b "${KMG_BOOT_DEV%:*}" "${KMG_BOOT_DEV#*:}"
+    namespace_block_node "$disk" "$KMG_DISK_DEV"
+    namespace_block_node "${disk}1" "$KMG_ROOT_DEV"
+    namespace_block_node "${disk}2" "$KMG_BOOT_DEV"
     ln -s "../../${disk}1" "/dev/disk/by-uuid/$ROOT_UUID"
     ln -s "../../${disk}2" "/dev/disk/by-uuid/$BOOT_UUID"
     ln -s "../../${disk}1" "/dev/disk/by-partuuid/$ROOT_PARTUUID"
     ln -s "../../${disk}2" "/dev/disk/by-partuuid/$BOOT_PARTUUID"
 }
 
-# mount_root NAME: mount /dev/NAME1 (so /proc/self/mountinfo names it) as the chroot.
+# mount_root NAME: mount /dev/NAME1 (so /proc/self/mountinfo names it) as the chroot. An sdX
+# disk gets a /sys/block/sdX on an AHCI/SATA port (namespace_chroot_mounts): grub-probe
+# --target=hints_string resolves /sys/block/sda/device and reads its "vendor"
+# (grub_util_devname_to_ofpath), fails without them, and the entries then lose their search
+# hints. On x86 no "obppath" is found, so no IEEE1275 hint results - as on real hardware.
 mount_root() {
     use_disk "$1"
     mount "/dev/${disk}1" "$root"
-    mount --bind /dev "$root/dev"
-    mount -t proc proc "$root/proc"
-    mount -t sysfs sysfs "$root/sys"
-    if [ "$disk" = sda ]; then
-        sata_sysfs
-    fi
-}
-
-# sata_sysfs: make /sys/block/sda look like a disk on an AHCI/SATA port, over a tmpfs on the
-# chroot's /sys/block (the real sysfs has no sda; /sys/dev/block stays real for udevadm).
-# grub-probe --target=hints_string needs this: it resolves /sys/block/sda/device and reads its
-# "vendor" (grub_util_devname_to_ofpath), fails without them, and the entries then lose their
-# search hints. On x86 no "obppath" is found, so no IEEE1275 hint results - as on real hardware.
-sata_sysfs() {
-    sysblock=$root/sys/block
-    mount -t tmpfs -o mode=0755,size=1m kmodguard-fixture-sys-block "$sysblock"
-    scsi=$sysblock/.kmodguard-fixture-ata1/host0/target0:0:0/0:0:0:0
-    mkdir -p "$scsi/block/sda"
-    printf 'ATA     \n' >"$scsi/vendor"
-    ln -s ../.. "$scsi/block/sda/device"
-    ln -s .kmodguard-fixture-ata1/host0/target0:0:0/0:0:0:0/block/sda "$sysblock/sda"
+    case $disk in
+    sd*) namespace_chroot_mounts "$root" "$disk" ;;
+    *) namespace_chroot_mounts "$root" ;;
+    esac
 }
 
 umount_root() {
     if mountpoint -q "$root/boot"; then umount "$root/boot"; fi
-    if mountpoint -q "$root/sys/block"; then umount "$root/sys/block"; fi
-    umount "$root/sys" "$root/proc" "$root/dev" "$root"
+    namespace_chroot_umounts "$root"
+    umount "$root"
 }
 
 clear_kernels() {
@@ -240,17 +222,13 @@ for tool in mmdebstrap sfdisk mkfs.ext4 losetup partx unshare mount chroot tar a
     command -v "$tool" >/dev/null 2>&1 || die "missing tool: $tool"
 done
 
-script_dir=$(cd "$(dirname "$0")" && pwd)
 script=$script_dir/$(basename "$0")
 out=$(cd "${1:-$script_dir}" && pwd)
 
 work=$(mktemp -d /tmp/kmodguard-grub-fixtures.XXXXXX)
 loop=
 cleanup() {
-    if [ -n "$loop" ]; then
-        partx -d "$loop" 2>/dev/null || true
-        losetup -d "$loop" 2>/dev/null || true
-    fi
+    if [ -n "$loop" ]; then loop_detach "$loop"; fi
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -258,38 +236,19 @@ trap 'exit 1' INT TERM HUP
 
 rootfs_tar=${KMODGUARD_GRUB_ROOTFS_TAR:-$work/rootfs.tar}
 if [ ! -s "$rootfs_tar" ]; then
-    # The host's own apt sources (same mirror, same snapshot) when they carry $SUITE.
-    sources=
-    for candidate in /etc/apt/sources.list.d/debian.sources /etc/apt/sources.list; do
-        if [ -f "$candidate" ] && grep -qw "$SUITE" "$candidate"; then
-            sources=$candidate
-            break
-        fi
-    done
-    # $sources is deliberately unquoted: empty means "mmdebstrap's default mirror".
-    # shellcheck disable=SC2086
-    mmdebstrap --quiet --mode=root --variant=minbase --include=grub-pc,udev --format=tar \
-        "$SUITE" "$rootfs_tar" $sources
+    debian_root "$SUITE" "$rootfs_tar" "$work/mmdebstrap.log" --variant=minbase \
+        --include=grub-pc,udev --format=tar || die "mmdebstrap failed"
 fi
 
 disk=$work/disk.img
-truncate -s 1G "$disk"
-sfdisk --quiet "$disk" <<EOF
-label: gpt
-label-id: $DISK_LABEL_ID
-size=700MiB, type=L, uuid=$ROOT_PARTUUID, name=root
-size=128MiB, type=L, uuid=$BOOT_PARTUUID, name=boot
-EOF
-loop=$(losetup --find --show --partscan "$disk")
-[ -e "${loop}p1" ] || partx -a "$loop"
-[ -e "${loop}p2" ] || die "no partition devices for $loop"
+gpt_image "$disk" 1G "$DISK_LABEL_ID" "root:$ROOT_PARTUUID:700MiB" "boot:$BOOT_PARTUUID:128MiB"
+loop=$(loop_attach "$disk" 2) || die "no partition devices for $disk"
 mkfs.ext4 -q -F -U "$ROOT_UUID" -L root "${loop}p1"
 mkfs.ext4 -q -F -U "$BOOT_UUID" -L boot "${loop}p2"
 
-lname=$(basename "$loop")
-KMG_DISK_DEV=$(cat "/sys/class/block/$lname/dev")
-KMG_ROOT_DEV=$(cat "/sys/class/block/${lname}p1/dev")
-KMG_BOOT_DEV=$(cat "/sys/class/block/${lname}p2/dev")
+KMG_DISK_DEV=$(loop_devnum "$loop")
+KMG_ROOT_DEV=$(loop_devnum "$loop" 1)
+KMG_BOOT_DEV=$(loop_devnum "$loop" 2)
 KMG_WORK=$work
 KMG_OUT=$out
 KMG_ROOTFS_TAR=$rootfs_tar
