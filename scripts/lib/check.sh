@@ -1,6 +1,6 @@
 # shellcheck shell=sh
 # One assertion style for kmodguard's shell tests (scripts/test-*, scripts/e2e). Source after
-# lib/common.sh, set CHECK_WORK to a scratch directory, then:
+# lib/common.sh, set CHECK_WORK to a scratch directory (check_work NAME makes one), then:
 #
 #   check "what is asserted" COMMAND [ARG...]   # passes when COMMAND succeeds; its output is
 #                                               # shown only when it fails
@@ -15,6 +15,16 @@
 CHECK_PASSED=0
 CHECK_FAILED=0
 CHECK_SUMMARIZED=
+
+# check_work NAME: CHECK_WORK = a new scratch directory, $TMPDIR/kmodguard-test-NAME.XXXXXX.
+check_work() {
+	CHECK_WORK=$(mktemp -d "${TMPDIR:-/tmp}/kmodguard-test-$1.XXXXXX")
+}
+
+# check_work_end KEEP: in the EXIT trap: CHECK_WORK removed, or kept (and said so) when KEEP is 1.
+check_work_end() {
+	if [ "${1:-0}" = 1 ]; then log "kept $CHECK_WORK"; else rm -rf "$CHECK_WORK"; fi
+}
 
 # check_try WHAT COMMAND...: run COMMAND quietly; log "ok   WHAT" when it succeeds, else fail
 # with its output kept for check_show.
