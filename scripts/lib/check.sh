@@ -21,9 +21,15 @@ check_work() {
 	CHECK_WORK=$(mktemp -d "${TMPDIR:-/tmp}/kmodguard-test-$1.XXXXXX")
 }
 
-# check_work_end KEEP: in the EXIT trap: CHECK_WORK removed, or kept (and said so) when KEEP is 1.
+# check_work_end KEEP [PID...]: in the EXIT trap: the test's helper processes PID (servers; ""
+# for none) stopped, CHECK_WORK removed, or kept (and said so) when KEEP is 1.
 check_work_end() {
-	if [ "${1:-0}" = 1 ]; then log "kept $CHECK_WORK"; else rm -rf "$CHECK_WORK"; fi
+	_cwe_keep=${1:-0}
+	shift
+	for _cwe_pid; do
+		if [ -n "$_cwe_pid" ]; then kill "$_cwe_pid" 2>/dev/null || :; fi
+	done
+	if [ "$_cwe_keep" = 1 ]; then log "kept $CHECK_WORK"; else rm -rf "$CHECK_WORK"; fi
 }
 
 # check_try WHAT COMMAND...: run COMMAND quietly; log "ok   WHAT" when it succeeds, else fail
