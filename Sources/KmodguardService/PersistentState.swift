@@ -1,4 +1,3 @@
-
 /// `/var/lib/kmodguard/state.json`: what the post-boot service learned, for `status` and for
 /// not rebuilding in a loop.
 package struct PersistentState: Codable, Equatable {
