@@ -95,8 +95,9 @@ package enum BuildFailure: Error, CustomStringConvertible {
             return error.description
         case .writesOutsideBuildDirectory(let path, let log):
             return "the build writes outside its build directory (" + path + ": Permission denied): its dkms.conf MAKE uses "
-                + "fixed paths such as /usr/src/NAME-VERSION or /var/lib/dkms instead of $dkms_tree/$module/$module_version/build; "
-                + "kmodguard builds as an unprivileged user and will not run it as root — fix MAKE (log: " + log + ")"
+                + "fixed paths instead of $dkms_tree/$module/$module_version/build; kmodguard builds as an unprivileged user "
+                + "and will not run it as root (run as root, it shows /usr/src/NAME-VERSION and /var/lib/dkms/NAME/VERSION/build "
+                + "as the build's own copy; other paths stay read-only) — fix MAKE (log: " + log + ")"
         case .source(let error):
             return error.description
         }

@@ -6,16 +6,25 @@ package import KmodguardSystem
 /// (the caller's `KERNELRELEASE`, `M`, `KDIR`, `MAKEFLAGS`… would change what the Makefile does),
 /// from inside the build directory.
 ///
-/// The chain is `[timeout] [systemd-inhibit …] [setpriv …] env -i … COMMAND`: the inhibitor lock
-/// must be taken as root, so `setpriv` comes after it and `ExternalCommand.user` (which would
-/// wrap `systemd-inhibit` itself) is not used; `timeout` (the runner's) stays outermost so it
-/// kills the whole process group.
+/// The chain is `[timeout] [systemd-inhibit …] [unshare … view] [setpriv …] env -i … COMMAND`:
+/// the inhibitor lock and the mounts of `DkmsPathView` need root, so `setpriv` comes after them
+/// and `ExternalCommand.user` (which would wrap `systemd-inhibit` itself) is not used; `timeout`
+/// (the runner's) stays outermost so it kills the whole process group.
 package struct BuildProcess: Sendable {
     package var user: BuildUser?
     /// `systemd-inhibit`, when this host runs systemd with a system bus; nil otherwise.
     package var inhibitor: String?
     /// The whole environment of the build (besides `PWD`).
     package var environment: [String: String]
+    /// DKMS's fixed paths shown as the build directory (as root only: it mounts).
+    package var view: DkmsPathView?
+
+    package init(user: BuildUser?, inhibitor: String?, environment: [String: String], view: DkmsPathView? = nil) {
+        self.user = user
+        self.inhibitor = inhibitor
+        self.environment = environment
+        self.view = view
+    }
 
     package static let path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -43,6 +52,7 @@ package struct BuildProcess: Sendable {
         if let why, let inhibitor {
             chain += [inhibitor, "--what=shutdown:sleep", "--who=kmodguard", "--why=" + why, "--mode=block"]
         }
+        if let view { chain += view.prefix }
         if let user {
             chain += ["/usr/bin/setpriv", "--reuid=" + String(user.uid), "--regid=" + String(user.gid), "--clear-groups", "--no-new-privs", "--"]
         }

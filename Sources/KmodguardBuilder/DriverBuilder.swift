@@ -19,6 +19,9 @@ package struct DriverBuilder {
     package var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
     /// `systemd-inhibit` to hold during make (only as root: it needs no polkit prompt then).
     package var inhibitor: String? = ProcessIdentity.isRoot ? BuildProcess.detectInhibitor() : nil
+    /// Whether build steps see DKMS's fixed paths as their build directory (`DkmsPathView`):
+    /// only as root (it mounts) and when the steps run as the build user (who cannot undo it).
+    package var showsDkmsPaths: Bool = ProcessIdentity.isRoot
 
     package init(root: SystemRoot, runner: any ProcessRunning = LiveProcessRunner(), workDirectory: String? = nil,
          logDirectory: String? = nil) {
@@ -71,7 +74,8 @@ package struct DriverBuilder {
 
         let compiler = kernelConfig.bytes.flatMap(KernelHeaders.compiler(inConfig:)).flatMap { findExecutable($0) != nil ? $0 : nil }
         let process = BuildProcess(user: user, inhibitor: inhibitor,
-                                   environment: BuildProcess.environment(home: workspace.dkmsTree, jobs: jobs, compiler: compiler))
+                                   environment: BuildProcess.environment(home: workspace.dkmsTree, jobs: jobs, compiler: compiler),
+                                   view: showsDkmsPaths && user != nil ? DkmsPathView(name: source.name, version: source.version, workspace: workspace) : nil)
         let script = makeScript(source: source, kernel: kernel, headers: headers, workspace: workspace, architecture: architecture)
         try workspace.prepare(copying: source.directory, user: user, logHeader: """
             kmodguard build of \(source.name) \(source.version) for \(kernel.string) (\(architecture)), \(WallClock.timestamp())

@@ -155,6 +155,43 @@ struct BuilderIntegrationTests {
         #expect(DriverBuilder.readLog(plain.log).contains("the PRE_BUILD script " + plain.buildDirectory + "/gen.sh is not executable"))
     }
 
+    /// A MAKE that uses DKMS's fixed paths instead of its variables (west-chamber's: compile in
+    /// `/usr/src/NAME-VERSION`, move the modules to `/var/lib/dkms/NAME/VERSION/build`) builds
+    /// as root, as under DKMS — in the scratch copy, with nothing written to the real paths.
+    @Test(.enabled(if: geteuid() == 0, "mounts: root only"))
+    func makeWithDkmsFixedPathsBuildsInTheCopy() throws {
+        try BuilderInputs.requireFixture()
+        let root = try BuilderScratchRoot(kernels: [BuilderInputs.kernels.old])
+        let source = try BuilderSourceCopy(of: BuilderInputs.fixtureModuleSource)
+        defer { root.remove(); source.remove() }
+        let name = "kmodguard-view-" + String(getpid())
+        let sourcePath = "/usr/src/" + name + "-1.0", dkmsPath = "/var/lib/dkms/" + name
+        #expect(!FileManager.default.fileExists(atPath: sourcePath) && !FileManager.default.fileExists(atPath: dkmsPath))
+        try source.write("dkms.conf", """
+            PACKAGE_NAME="\(name)"
+            PACKAGE_VERSION="1.0"
+            PSRC="/usr/src/${PACKAGE_NAME}-${PACKAGE_VERSION}"
+            PDEST="/var/lib/dkms/${PACKAGE_NAME}/${PACKAGE_VERSION}/build"
+            MAKE="make -C ${PSRC} KDIR=${kernel_source_dir} modules && mkdir -p ${PDEST}/out && find ${PSRC} -name '*.ko' -exec mv {} ${PDEST}/out \\;"
+            BUILT_MODULE_NAME[0]="kmodguard_fixture"
+            BUILT_MODULE_LOCATION[0]="out/"
+            DEST_MODULE_LOCATION[0]="/updates"
+
+            """)
+        let output = try builder(root).build(try DriverSource.locate(source.path), for: try root.release(root.old))
+        #expect(output.modules.map(\.path) == [output.buildDirectory + "/out/kmodguard_fixture.ko"])
+        #expect(output.modules.first?.vermagic.hasPrefix(root.old + " ") == true)
+        // The real paths were never created, the source was never written.
+        #expect(!FileManager.default.fileExists(atPath: sourcePath) && !FileManager.default.fileExists(atPath: dkmsPath))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: source.path).sorted()
+            == ["Makefile", "dkms.conf", "kmodguard_fixture.c"])
+
+        // Without the view the same MAKE cannot build (nothing at /usr/src/NAME-1.0 for nobody).
+        var plain = builder(root)
+        plain.showsDkmsPaths = false
+        #expect(throws: BuildFailure.self) { try plain.build(try DriverSource.locate(source.path), for: try root.release(root.old)) }
+    }
+
     @Test func patchesApplyWhenPatchMatchMatches() throws {
         try BuilderInputs.requireFixture()
         let root = try BuilderScratchRoot(kernels: [BuilderInputs.kernels.old])

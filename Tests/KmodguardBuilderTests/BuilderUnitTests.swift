@@ -136,6 +136,27 @@ import Testing
         #expect(plain.executable == "/usr/bin/env" && plain.arguments == ["-i", "PWD=/b", "patch", "-p1"])
     }
 
+    /// As root the view's mounts come after the inhibitor (both need root) and before setpriv.
+    @Test func processChainMountsTheDkmsPathViewBeforeDroppingPrivileges() throws {
+        let source = DriverSource(directory: "/usr/src/west-chamber-1", name: "west-chamber", version: "1", kind: .kbuild)
+        let workspace = BuildWorkspace(source: source, kernel: try #require(KernelRelease("6.1.0-56-cloud-amd64")),
+                                       workDirectory: "/w", logDirectory: "/l")
+        let view = DkmsPathView(name: source.name, version: source.version, workspace: workspace)
+        #expect(view.targets == ["/usr/src/west-chamber-1", "/var/lib/dkms/west-chamber/1/build"])
+        #expect(view.scratch == "/w/west-chamber-1-6.1.0-56-cloud-amd64/.view")
+        let command = BuildProcess(user: .nobody, inhibitor: "/usr/bin/systemd-inhibit", environment: [:], view: view)
+            .command(["make"], in: workspace.buildDirectory, log: "/l/x.log", why: "building")
+        let arguments = [command.executable] + command.arguments
+        let unshare = try #require(arguments.firstIndex(of: "/usr/bin/unshare"))
+        let setpriv = try #require(arguments.firstIndex(of: "/usr/bin/setpriv"))
+        #expect(arguments.first == "/usr/bin/systemd-inhibit" && unshare < setpriv)
+        #expect(Array(arguments[unshare..<(unshare + 7)]) == ["/usr/bin/unshare", "--mount", "--propagation", "private", "--",
+                                                               "/bin/sh", "-c"])
+        #expect(Array(arguments[(unshare + 8)..<setpriv]) == ["kmodguard-view", workspace.buildDirectory, view.scratch,
+                                                              "/usr/src/west-chamber-1", "/var/lib/dkms/west-chamber/1/build", "--"])
+        #expect(arguments.last == "make")
+    }
+
     @Test func modulesOrderOfOldAndNewKernels() {
         let text = "/b/x/a.ko\nkernel/sub/b.ko\n\nkernel/c.o\nd.ko\n"
         #expect(DriverBuilder.modulesOrder(text, buildDirectory: "/b/x") == ["/b/x/a.ko", "/b/x/sub/b.ko", "/b/x/c.ko", "/b/x/d.ko"])

@@ -14,7 +14,7 @@
 
 # Bump when the chroot's content changes: it is part of the cache key.
 CHROOT_LAYOUT=3
-CHROOT_PACKAGES="dkms openssl time initramfs-tools zstd libcurl4"
+CHROOT_PACKAGES="dkms openssl time initramfs-tools zstd libcurl4 mount"
 
 candidate_version() {
 	apt-cache policy "$1" 2>/dev/null |
