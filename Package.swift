@@ -49,7 +49,7 @@ var targets: [Target] = [
         dependencies: ["KmodguardCore", "CSystem", "CKmod", "CBlkid"],
         // Starting processes needs Foundation, which Embedded Swift does not have; the guard
         // starts none.
-        exclude: embedded ? ["ProcessRunner.swift", "WallClock.swift"] : [],
+        exclude: embedded ? ["NamespaceSupport.swift", "ProcessRunner.swift", "WallClock.swift"] : [],
         swiftSettings: strictSwift + embeddedSwift
     ),
 ]

@@ -7,12 +7,13 @@ package import KmodguardSystem
 /// kernel (`DkmsConfigScript`), then read back (`declare -p` → `ShellDeclarations` →
 /// `DkmsConfig.read`). The file is code: it runs as the build user, under `env -i` (a clean,
 /// fixed environment), with a time limit, from the source directory, and — when kmodguard runs
-/// as root — in a network namespace of its own (`unshare --net`: no network at all).
+/// as root where namespaces are allowed (`NamespaceSupport`) — in a network namespace of its own
+/// (`unshare --net`: no network at all).
 package struct DkmsConfigEvaluation: Sendable {
     package var runner: any ProcessRunning = LiveProcessRunner()
     package var user: BuildUser? = BuildUser.defaultForThisProcess
     package var timeoutSeconds = 60
-    package var isolateNetwork = ProcessIdentity.isRoot
+    package var isolateNetwork = NamespaceSupport.available
 
     /// The values DKMS has set when it sources the file.
     package struct Context: Sendable {

@@ -20,8 +20,9 @@ package struct DriverBuilder {
     /// `systemd-inhibit` to hold during make (only as root: it needs no polkit prompt then).
     package var inhibitor: String? = ProcessIdentity.isRoot ? BuildProcess.detectInhibitor() : nil
     /// Whether build steps see DKMS's fixed paths as their build directory (`DkmsPathView`):
-    /// only as root (it mounts) and when the steps run as the build user (who cannot undo it).
-    package var showsDkmsPaths: Bool = ProcessIdentity.isRoot
+    /// only as root (it mounts), where namespaces are allowed, and when the steps run as the build
+    /// user (who cannot undo it).
+    package var showsDkmsPaths: Bool = NamespaceSupport.available
 
     package init(root: SystemRoot, runner: any ProcessRunning = LiveProcessRunner(), workDirectory: String? = nil,
          logDirectory: String? = nil) {
