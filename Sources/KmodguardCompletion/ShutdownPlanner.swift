@@ -41,10 +41,10 @@ public enum ShutdownPlanner {
     /// The kernel GRUB boots next, if the menu tells.
     public static func nextKernel(_ seen: Observation) -> KernelRelease? {
         if let entry = seen.grub.nextEntry {
-            return seen.menu.entries.first { $0.path == entry || $0.id == entry }?.kernel
+            return seen.menu.entry(named: entry, matchingIDs: true)?.kernel
         }
         if let pin = seen.grub.pin {
-            return seen.menu.entries.first { $0.path == pin }?.kernel
+            return seen.menu.entry(named: pin)?.kernel
         }
         return seen.defaultKernel
     }

@@ -91,6 +91,13 @@ public struct GrubMenu: Equatable, Sendable {
             ?? candidates.first(where: { !$0.submenus.isEmpty }) ?? candidates.first
     }
 
+    /// The entry a grubenv value names: a menu path (`Submenu>Entry` titles, as kmodguard writes
+    /// `kmodguard_pin` and `kmodguard_good_entry`) or, for `next_entry` (which `grub-reboot`
+    /// users may set either way), also an entry id.
+    public func entry(named name: String, matchingIDs: Bool = false) -> GrubMenuEntry? {
+        entries.first { $0.path == name || (matchingIDs && $0.id == name) }
+    }
+
     /// Kernels with a normal entry, newest first.
     public var kernels: [KernelRelease] {
         var seen: [KernelRelease] = []

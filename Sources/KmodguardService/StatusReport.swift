@@ -169,11 +169,11 @@ package struct StatusReport: Codable, Equatable {
             Fallback(source: FallbackEvent.Source.guardFallback.rawValue, failedKernel: $0.string, reason: grub.failureReason ?? "", recorded: "pending")
         }
         let broken = kernels.filter { $0.driver != .installed }
-        let pinnedKernel = grub.pin.flatMap { pin in snapshot.menu.entries.first { $0.path == pin }?.kernel }
+        let pinnedKernel = grub.pin.flatMap { snapshot.menu.entry(named: $0)?.kernel }
         if let pin = grub.pin, pinnedKernel == nil {
             warnings.append("kmodguard_pin names no entry in " + snapshot.grubConfigPath + " (" + pin + "): GRUB silently boots its first entry")
         }
-        if let entry = grub.goodEntry, !snapshot.menu.entries.contains(where: { $0.path == entry }) {
+        if let entry = grub.goodEntry, snapshot.menu.entry(named: entry) == nil {
             warnings.append("kmodguard_good_entry names no entry in " + snapshot.grubConfigPath + " (" + entry + ")")
         }
         let summary: String

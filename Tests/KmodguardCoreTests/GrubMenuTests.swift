@@ -44,6 +44,26 @@ import Testing
         }
     }
 
+    /// kmodguard's grubenv values name entries by menu path; `next_entry` may also be an id.
+    @Test func entryNamedByPathOrByID() throws {
+        let text = """
+        menuentry 'Debian' --id top {
+          linux /vmlinuz-6.1.0-2-amd64
+        }
+        submenu 'Advanced' --id outer {
+          menuentry 'Debian 6.1.0-1' --id inner {
+            linux /vmlinuz-6.1.0-1-amd64
+          }
+        }
+        """
+        let menu = GrubMenu(parsing: Array(text.utf8))
+        #expect(menu.entry(named: "outer>inner")?.kernel?.string == "6.1.0-1-amd64")
+        #expect(menu.entry(named: "top")?.kernel?.string == "6.1.0-2-amd64")
+        #expect(menu.entry(named: "inner") == nil)
+        #expect(menu.entry(named: "inner", matchingIDs: true)?.kernel?.string == "6.1.0-1-amd64")
+        #expect(menu.entry(named: "outer>missing", matchingIDs: true) == nil)
+    }
+
     @Test func quotingAndEscapes() {
         let text = """
         submenu "Advanced \\"x\\"" --id outer {
