@@ -9,8 +9,9 @@
 ///
 /// A path that does not exist yet gets its missing directories from an overlay whose upper layer
 /// is a tmpfs (nothing is created on disk) — unless that overlay would cover the build directory
-/// itself. A view that cannot be set up is logged and the step runs without it: the build then
-/// fails as it would have (`BuildFailure.writesOutsideBuildDirectory`), never silently elsewhere.
+/// itself (no `/var/lib/dkms` on the machine): that path is then left out, silently. A view that
+/// cannot be set up is logged and the step runs without it: the build then fails as it would
+/// have (`BuildFailure.writesOutsideBuildDirectory`), never silently elsewhere.
 package struct DkmsPathView: Equatable, Sendable {
     /// The directory every target shows.
     package var buildDirectory: String
@@ -52,8 +53,10 @@ package struct DkmsPathView: Equatable, Sendable {
         	if [ ! -e "$target" ]; then
         		parent=${target%/*}
         		while [ -n "$parent" ] && [ ! -d "$parent" ]; do parent=${parent%/*}; done
+        		# Quietly: the usual case on a machine without DKMS (no /var/lib/dkms, the build in
+        		# /var/lib/kmodguard), and a MAKE that writes there anyway names the path when it fails.
         		case $build/ in
-        		"$parent"/*) echo "kmodguard: no view of $target: it would hide the build directory" >&2; continue ;;
+        		"$parent"/*) continue ;;
         		esac
         		if [ -z "$parent" ]; then echo "kmodguard: no view of $target: nothing above it exists" >&2; continue; fi
         		layer=$scratch/$n

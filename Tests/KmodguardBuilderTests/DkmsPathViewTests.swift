@@ -32,8 +32,8 @@ struct DkmsPathViewTests {
         #expect(try !String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8).contains(base))
     }
 
-    /// An overlay on an ancestor of the build directory would hide the build from the build:
-    /// that target is left out with a message, and the command still runs.
+    /// An overlay on an ancestor of the build directory would hide the build from the build: that
+    /// target is left out — silently, it is the usual case without DKMS — and the command runs.
     @Test func aTargetWhoseOverlayWouldHideTheBuildIsLeftOut() throws {
         defer { try? FileManager.default.removeItem(atPath: base) }
         let build = base + "/lib/kmodguard/build"
@@ -41,8 +41,7 @@ struct DkmsPathViewTests {
         let view = DkmsPathView(buildDirectory: build, scratch: base + "/lib/kmodguard/.view",
                                 targets: [base + "/lib/dkms/name/1/build"])
         let result = try run(view, ["/bin/echo", "ran"])
-        #expect(result.status == 0 && result.stdout == "ran\n")
-        #expect(result.stderr.contains("no view of " + base + "/lib/dkms/name/1/build: it would hide the build directory"))
+        #expect(result.status == 0 && result.stdout == "ran\n" && result.stderr.isEmpty, "\(result.stderr)")
         #expect(!FileManager.default.fileExists(atPath: base + "/lib/dkms"))
     }
 }
