@@ -55,10 +55,10 @@ package struct DkmsPathView: Equatable, Sendable {
         		while [ -n "$parent" ] && [ ! -d "$parent" ]; do parent=${parent%/*}; done
         		# Quietly: the usual case on a machine without DKMS (no /var/lib/dkms, the build in
         		# /var/lib/kmodguard), and a MAKE that writes there anyway names the path when it fails.
+        		# (An empty parent is /, above every build.)
         		case $build/ in
         		"$parent"/*) continue ;;
         		esac
-        		if [ -z "$parent" ]; then echo "kmodguard: no view of $target: nothing above it exists" >&2; continue; fi
         		layer=$scratch/$n
         		if ! { mkdir -p "$layer" && mount -t tmpfs -o mode=0755 kmodguard-view "$layer" &&
         			mkdir "$layer/upper" "$layer/work" &&
