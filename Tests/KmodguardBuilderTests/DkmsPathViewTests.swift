@@ -5,8 +5,7 @@ import Testing
 
 /// The view's script run for real (it mounts, so as root): what the command sees, what the host
 /// keeps, and the cases where it must step aside.
-@Suite(.enabled(if: geteuid() == 0, "mounts: root only"))
-struct DkmsPathViewTests {
+@Suite struct DkmsPathViewTests {
     let base = FileManager.default.temporaryDirectory.appendingPathComponent("kmodguard-view-" + UUID().uuidString).path
 
     func run(_ view: DkmsPathView, _ command: [String]) throws -> BuilderToolResult {
@@ -14,7 +13,18 @@ struct DkmsPathViewTests {
         return try runBuilderTool(argv[0], Array(argv.dropFirst()), check: false)
     }
 
-    @Test func existingAndMissingTargetsShowTheBuildDirectoryAndLeaveTheHostAlone() throws {
+    /// Shell in Swift strings is still the project's shell: POSIX sh that passes shellcheck.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/shellcheck"), "needs shellcheck"))
+    func scriptPassesShellcheck() throws {
+        let file = base + ".sh"
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        try Data(("#!/bin/sh\n" + DkmsPathView.script).utf8).write(to: URL(fileURLWithPath: file))
+        let result = try runBuilderTool("/usr/bin/shellcheck", ["--shell=sh", file], check: false)
+        #expect(result.status == 0, "\(result.stdout)")
+    }
+
+    @Test(.enabled(if: geteuid() == 0, "mounts: root only"))
+    func existingAndMissingTargetsShowTheBuildDirectoryAndLeaveTheHostAlone() throws {
         defer { try? FileManager.default.removeItem(atPath: base) }
         let build = base + "/work/tree/build", existing = base + "/src/name-1", missing = base + "/dkms/name/1/build"
         for directory in [build, existing, base + "/dkms"] {
@@ -34,7 +44,8 @@ struct DkmsPathViewTests {
 
     /// An overlay on an ancestor of the build directory would hide the build from the build: that
     /// target is left out — silently, it is the usual case without DKMS — and the command runs.
-    @Test func aTargetWhoseOverlayWouldHideTheBuildIsLeftOut() throws {
+    @Test(.enabled(if: geteuid() == 0, "mounts: root only"))
+    func aTargetWhoseOverlayWouldHideTheBuildIsLeftOut() throws {
         defer { try? FileManager.default.removeItem(atPath: base) }
         let build = base + "/lib/kmodguard/build"
         try FileManager.default.createDirectory(atPath: build, withIntermediateDirectories: true)
