@@ -30,14 +30,15 @@ package enum InitramfsOutcome: Equatable {
 /// initramfs generator; tests substitute a fake to exercise every branch.
 package protocol CompletionSteps {
     /// `name-version` of the driver that would be built: part of the retry fingerprint.
-    func driverIdentity() -> String
+    /// Mutating so that an implementation may resolve the driver on first use and keep it.
+    mutating func driverIdentity() -> String
     /// What a failed build is retried on: `driverIdentity()` and, for a source tree, a digest of
     /// its files (a fix made in place, in a folder that keeps its `NAME-VERSION`, is a change).
-    func driverFingerprint() -> String
+    mutating func driverFingerprint() -> String
     mutating func obtainDriver(for kernel: KernelRelease) -> DriverOutcome
     mutating func rebuildInitramfs(for kernel: KernelRelease, modules: [String]) -> InitramfsOutcome
 }
 
 extension CompletionSteps {
-    package func driverFingerprint() -> String { driverIdentity() }
+    package mutating func driverFingerprint() -> String { driverIdentity() }
 }

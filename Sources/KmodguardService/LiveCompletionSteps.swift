@@ -14,27 +14,34 @@ package struct LiveCompletionSteps: CompletionSteps {
     /// One client per run: the index is downloaded and verified once, and the retry fingerprint
     /// and every kernel's fetch use that same index.
     package let database: DriverDatabase?
-    /// Without a database: SOURCE located and its dkms.conf evaluated once per run (a bash run),
-    /// so the identity, the retry fingerprint and every kernel's build start from the same tree.
-    package let source: Result<DriverSource, DriverSourceError>
+    /// Without a database: SOURCE located and its dkms.conf evaluated (a bash run) on first use
+    /// — a run with every driver in place never needs it — then kept, so the identity, the retry
+    /// fingerprint and every kernel's build start from the same tree.
+    private var resolvedSource: Result<DriverSource, DriverSourceError>?
 
     package init(context: CommandContext, snapshot: SystemSnapshot, policy: DownloadPolicy = DownloadPolicy()) {
         self.context = context
         self.snapshot = snapshot
         database = snapshot.config.databaseURL.map { DriverDatabase(url: $0, root: context.root, runner: context.runner, policy: policy) }
-        source = database != nil ? .failure(.notConfigured(configFile: context.root.config))
-            : Result { () throws(DriverSourceError) in try DriverSource.configured(snapshot.config, root: context.root) }
     }
 
-    package func driverIdentity() -> String {
+    /// The configured SOURCE tree, resolved once per run.
+    package mutating func source() -> Result<DriverSource, DriverSourceError> {
+        if let resolvedSource { return resolvedSource }
+        let resolved = Result { () throws(DriverSourceError) in try DriverSource.configured(snapshot.config, root: context.root) }
+        resolvedSource = resolved
+        return resolved
+    }
+
+    package mutating func driverIdentity() -> String {
         if let database { return database.fingerprint() }
-        guard case .success(let source) = source else { return snapshot.config.source ?? "none" }
+        guard case .success(let source) = source() else { return snapshot.config.source ?? "none" }
         return source.name + "-" + source.version
     }
 
-    package func driverFingerprint() -> String {
+    package mutating func driverFingerprint() -> String {
         if let database { return database.fingerprint() }
-        guard case .success(let source) = source else { return driverIdentity() }
+        guard case .success(let source) = source() else { return driverIdentity() }
         // An unreadable tree cannot be built either: its error is the build's to report.
         let tree = (try? source.contentDigest()) ?? "unreadable"
         return source.name + "-" + source.version + "@" + tree
@@ -42,7 +49,7 @@ package struct LiveCompletionSteps: CompletionSteps {
 
     package mutating func obtainDriver(for kernel: KernelRelease) -> DriverOutcome {
         if let database { return obtain(from: database, kernel: kernel) }
-        switch source {
+        switch source() {
         case .success(let source): return buildAndInstall(source, kernel: kernel)
         case .failure(let error): return .failed(message: error.description, firstError: nil, log: nil)
         }
