@@ -1,60 +1,29 @@
 #!/bin/sh
-# kmodguard: dracut pre-trigger hook, installed by module-setup.sh. Runs kmodguard-early before
-# udev triggers the devices and before anything waits for the root device.
+# kmodguard: dracut pre-trigger hook, installed by module-setup.sh. Runs the guard
+# (/sbin/kmodguard-guard, i.e. kmodguard-early) before udev triggers the devices and before
+# anything waits for the root device.
 #
-# Kernel command line:
-#   kmodguard=off        (or =0, =no) skip the guard
-#   kmodguard.dry_run=1  load and decide as usual, but --no-write --no-reboot
+# When /boot is on md RAID (the cmdline hook wrote /run/kmodguard/boot-md-uuid), the guard could
+# not reach grubenv yet: udev assembles the array only once the devices are triggered. Then the
+# guard runs from dracut's initqueue instead: as a settled job once the array exists, or as a
+# timeout job (after mdraid_start's attempt at a degraded start) if it never does; a "finished"
+# condition keeps the initqueue, and so the root mount, waiting until it has run.
 #
 # dracut sources this file into its init shell: no exit, no set -e, and everything defined here
-# is unset at the end. Whatever the guard does, this hook never stops the boot; only the guard
-# itself reboots, and only when it scheduled a fallback (or cannot reach grubenv).
-# kmodguard-early logs its own one-line summary (--summary: exit status, time, what it means);
-# this hook only reports what the guard cannot: that it could not be executed, or died.
+# is unset at the end.
 
 # shellcheck source=/dev/null # dracut's own library, in the image only
 type getargbool > /dev/null 2>&1 || . /lib/dracut-lib.sh
 
-# kmodguard_hook_log LEVEL MESSAGE: one kmsg record, so the line lands on the console and in the
-# journal next to the guard's own "kmodguard:" lines; dracut's warn/info when kmsg is not there.
-kmodguard_hook_log() {
-    if ! { printf '<%s>kmodguard-hook: %s\n' "$1" "$2" > /dev/kmsg; } 2> /dev/null; then
-        if [ "$1" -le 4 ]; then
-            warn "kmodguard-hook: $2"
-        else
-            info "kmodguard-hook: $2"
-        fi
-    fi
-}
-
-kmodguard_hook_main() {
-    if ! getargbool 1 kmodguard; then
-        kmodguard_hook_log 5 "kmodguard=off on the kernel command line: guard skipped"
-        return 0
-    fi
-    if [ ! -x /usr/sbin/kmodguard-early ]; then
-        kmodguard_hook_log 3 "/usr/sbin/kmodguard-early is missing from this initramfs: guard skipped"
-        return 0
-    fi
-    kmodguard_hook_args=--summary
-    if getargbool 0 kmodguard.dry_run; then
-        kmodguard_hook_args="--summary --no-write --no-reboot"
-    fi
-
-    # shellcheck disable=SC2086 # the options are separate words
-    /usr/sbin/kmodguard-early $kmodguard_hook_args < /dev/null
-    kmodguard_hook_rc=$?
-    case $kmodguard_hook_rc in
-        126 | 127) kmodguard_hook_log 3 "kmodguard-early exit $kmodguard_hook_rc: it cannot be executed; the boot continues" ;;
-        *)
-            if [ "$kmodguard_hook_rc" -gt 128 ]; then
-                kmodguard_hook_log 3 "kmodguard-early exit $kmodguard_hook_rc: it died of signal $((kmodguard_hook_rc - 128)); the boot continues"
-            fi
-            ;;
-    esac
-    return 0
-}
-
-kmodguard_hook_main
-unset -f kmodguard_hook_main kmodguard_hook_log
-unset kmodguard_hook_args kmodguard_hook_rc
+if [ -s /run/kmodguard/boot-md-uuid ]; then
+    /sbin/initqueue --settled --unique --name kmodguard /sbin/kmodguard-guard --when-boot-ready
+    /sbin/initqueue --timeout --onetime --unique --name kmodguard /sbin/kmodguard-guard
+    # shellcheck disable=SC2154 # hookdir: set by dracut-lib.sh
+    echo '[ -e /run/kmodguard/dracut-guard-done ]' > "$hookdir/initqueue/finished/kmodguard.sh"
+    { read -r kmodguard_hook_md < /run/kmodguard/boot-md-uuid \
+        && printf '<5>kmodguard-hook: BOOT_DEVICE is on md array %s: the guard runs once udev has assembled it\n' \
+            "$kmodguard_hook_md" > /dev/kmsg; } 2> /dev/null
+    unset kmodguard_hook_md
+else
+    /sbin/kmodguard-guard
+fi

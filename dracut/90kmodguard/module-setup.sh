@@ -1,7 +1,8 @@
 #!/bin/bash
 # dracut module "kmodguard": puts kmodguard-early, its configuration, the guarded kernel modules
 # and the filesystem modules for /boot into the image, and runs the guard from a pre-trigger hook,
-# i.e. before anything waits for the root device (docs/initramfs.md).
+# i.e. before anything waits for the root device; from the initqueue, once udev has assembled
+# the array, when /boot is on md RAID (docs/initramfs.md).
 #
 # Sourced by dracut (bash); check/depends/installkernel/install are its entry points. Helpers are
 # prefixed kmodguard_ and keep their variables local: this file shares dracut's namespace.
@@ -62,6 +63,30 @@ kmodguard_verified_kernels() {
     done
 }
 
+# kmodguard_boot_md_uuid: when BOOT_DEVICE is (a partition of) an md array on this host, the
+# array's UUID as mdadm prints it (MD_UUID, with colons); nothing otherwise.
+kmodguard_boot_md_uuid() {
+    local _tag _dev _name _line
+    _tag=$(kmodguard_conf_value BOOT_DEVICE)
+    [[ $_tag ]] || return 0
+    _dev=$(blkid -l -o device -t "$_tag" 2> /dev/null) && [[ $_dev ]] || return 0
+    _name=$(readlink -f "$_dev")
+    _name=${_name##*/}
+    if [[ -e /sys/class/block/$_name/partition ]]; then
+        _name=$(readlink -f "/sys/class/block/$_name/..")
+        _name=${_name##*/}
+    fi
+    [[ -d /sys/class/block/$_name/md ]] || return 0
+    if ! command -v mdadm > /dev/null; then
+        dwarn "kmodguard: BOOT_DEVICE $_tag is on md array /dev/$_name, but mdadm is not installed: at boot the guard cannot reach grubenv"
+        return 0
+    fi
+    mdadm --detail --export "/dev/$_name" 2> /dev/null | while read -r _line; do
+        [[ $_line == MD_UUID=* ]] && printf '%s\n' "${_line#MD_UUID=}"
+    done
+    return 0
+}
+
 # called by dracut
 check() {
     local _modules _wait_for
@@ -101,9 +126,10 @@ installkernel() {
 
 # called by dracut
 install() {
-    local _list _out _line _grubenv _uuid
+    local _list _out _line _grubenv _uuid _md
     inst_binary "$kmodguard_early"
     inst_simple "$kmodguard_conf"
+    inst_script "$moddir/kmodguard-guard.sh" /sbin/kmodguard-guard
 
     # Generated now, for the kernels installed at image-build time.
     _list=$(mktemp "${DRACUT_TMPDIR:-${TMPDIR:-/tmp}}/kmodguard-verified.XXXXXX") || return 1
@@ -132,6 +158,21 @@ install() {
         _uuid=$(findmnt -n -o UUID -T "$dracutsysrootdir$_grubenv" 2> /dev/null)
         dinfo "kmodguard: BOOT_DEVICE is empty: inside the initramfs the guard cannot reach $_grubenv; after a failed check it reboots at once and relies on GRUB's trial counter${_uuid:+ (the filesystem holding it: BOOT_DEVICE=UUID=$_uuid)}"
     fi
+
+    # /boot on md RAID: the array's UUID for the cmdline hook, which has dracut's mdraid module
+    # assemble it, and the pre-trigger hook, which then runs the guard once it exists.
+    _md=$(kmodguard_boot_md_uuid)
+    if [[ $_md ]]; then
+        _list=$(mktemp "${DRACUT_TMPDIR:-${TMPDIR:-/tmp}}/kmodguard-md.XXXXXX") || return 1
+        printf '%s\n' "$_md" > "$_list"
+        chmod 0644 "$_list"
+        inst_simple "$_list" /etc/kmodguard/boot-md-uuid
+        rm -f "$_list"
+        if ! dracut_module_included mdraid; then
+            dwarn "kmodguard: BOOT_DEVICE is on md array $_md, but this image has no mdraid module: at boot the guard cannot reach grubenv (add it: dracut --add mdraid)"
+        fi
+    fi
+    inst_hook cmdline 29 "$moddir/kmodguard-cmdline.sh"
 
     # pre-trigger: udevd runs, no device has been triggered and nothing waits for root yet.
     # pre-mount would be too late: it only runs once the root device exists. 10 runs after
