@@ -22,7 +22,8 @@
 #   boot 4  the newer kernel as GRUB's default: no save_env, no GRUB error; then the guest makes
 #           its driver fail at run time (a modprobe.d option it refuses, initramfs rebuilt)
 #   boot 5  the guard fails on the newer kernel; the array is already assembled (udev, mdadm's
-#           rules in the initramfs), so it writes next_entry to grubenv on md and reboots
+#           rules in the initramfs; dracut: the guard waits for it in the initqueue, see
+#           docs/initramfs.md), so it writes next_entry to grubenv on md and reboots
 #   boot 6  next_entry (not cleared by GRUB): the older kernel; complete records the fallback,
 #           clears next_entry, pins the older kernel
 
@@ -240,7 +241,8 @@ e2e_scenario_grubenv_grub_readonly() {
 	boot_ended poweroff || return 0
 
 	# Boot 5: the driver is in the image but fails at run time. The array is assembled in the
-	# initramfs before the guard runs (udev, mdadm's rules): the guard reaches grubenv on md.
+	# initramfs before the guard runs (udev, mdadm's rules; with dracut the guard runs from the
+	# initqueue once it exists): the guard reaches grubenv on md.
 	e2e_boot --stop-on 'ALERT! |Dropping to a shell'
 	_e2e_md_when
 	check "boot $BOOT_N: GRUB boots the newer kernel, the guard reboots" boot_is "$K_NEW" reboot
