@@ -163,11 +163,8 @@ install() {
     # assemble it, and the pre-trigger hook, which then runs the guard once it exists.
     _md=$(kmodguard_boot_md_uuid)
     if [[ $_md ]]; then
-        _list=$(mktemp "${DRACUT_TMPDIR:-${TMPDIR:-/tmp}}/kmodguard-md.XXXXXX") || return 1
-        printf '%s\n' "$_md" > "$_list"
-        chmod 0644 "$_list"
-        inst_simple "$_list" /etc/kmodguard/boot-md-uuid
-        rm -f "$_list"
+        # Only the image gets it (no host copy to keep in step): written into it directly.
+        mkdir -p "$initdir/etc/kmodguard" && printf '%s\n' "$_md" > "$initdir/etc/kmodguard/boot-md-uuid"
         if ! dracut_module_included mdraid; then
             dwarn "kmodguard: BOOT_DEVICE is on md array $_md, but this image has no mdraid module: at boot the guard cannot reach grubenv (add it: dracut --add mdraid)"
         fi
